@@ -1,0 +1,205 @@
+/* callhook: the command line — serve, migrate, check. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <libpq-fe.h>
+
+#include "../common/conf.h"
+#include "../common/log.h"
+#include "../common/migrate.h"
+#include "../common/vendor.h"
+#include "serve.h"
+
+#define DEFAULT_CONF SYSCONFDIR "/callhook/callhook.conf"
+
+struct opts {
+	const char *conf;
+	const char *listen;
+	const char *conninfo;
+	int workers;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: callhook [-c FILE] [serve] [-s unix:PATH|HOST:PORT] [-w N]\n"
+	    "       callhook [-c FILE] migrate [--conninfo CONNINFO]\n"
+	    "       callhook [-c FILE] check\n"
+	    "       callhook --help | --version\n"
+	    "\n"
+	    "  serve     answer FastCGI requests (the default)\n"
+	    "  migrate   create or upgrade the database schema\n"
+	    "  check     validate the configuration and the database, list the sources\n"
+	    "\n"
+	    "  -c FILE   configuration file (default %s, or $CALLHOOK_CONF)\n"
+	    "  -s SOCK   listen on unix:PATH or HOST:PORT instead of fd 0 or systemd's socket\n"
+	    "  -w N      worker processes (default: number of CPUs)\n"
+	    "  --conninfo CONNINFO  migrate: connect with this instead of the configured one\n",
+	    DEFAULT_CONF);
+}
+
+static struct config *
+load(const char *path, bool quiet)
+{
+	struct config *cfg = config_load(path);
+	size_t i;
+
+	if (cfg == NULL) {
+		fprintf(stderr, "callhook: out of memory\n");
+		return NULL;
+	}
+	for (i = 0; i < cfg->nproblems && !quiet; i++)
+		fprintf(stderr, "%s\n", cfg->problems[i]);
+	return cfg;
+}
+
+static int
+cmd_migrate(const struct opts *o)
+{
+	struct config *cfg = load(o->conf, false);
+	const char *conninfo;
+	int rc;
+
+	if (cfg == NULL || cfg->nproblems > 0) {
+		config_free(cfg);
+		return 1;
+	}
+	conninfo = o->conninfo ? o->conninfo : cfg->migrate_conninfo ? cfg->migrate_conninfo :
+	    cfg->conninfo;
+	rc = migrate_run(conninfo) == CH_OK ? 0 : 1;
+	config_free(cfg);
+	return rc;
+}
+
+static void
+print_sources(const struct config *cfg)
+{
+	const struct source *s;
+	size_t i, j;
+
+	for (i = 0; i < cfg->nsources; i++) {
+		s = &cfg->sources[i];
+		if (s->vendor == NULL)
+			continue;
+		printf("source %s (%s):", s->name, s->vendor->name);
+		if (s->vendor->path_events == NULL || !s->vendor->event_required)
+			printf(" /hooks/%s/", s->name);
+		for (j = 0; s->vendor->path_events && s->vendor->path_events[j]; j++)
+			printf(" /hooks/%s/%s", s->name, s->vendor->path_events[j]);
+		printf("\n");
+	}
+}
+
+static int
+latest_migration(void)
+{
+	int v = 0;
+	const struct migration *m;
+
+	for (m = migrations; m->name != NULL; m++)
+		if (m->version > v)
+			v = m->version;
+	return v;
+}
+
+static int
+cmd_check(const struct opts *o)
+{
+	struct config *cfg = load(o->conf, false);
+	int problems, v;
+
+	if (cfg == NULL)
+		return 1;
+	problems = (int)cfg->nproblems;
+	print_sources(cfg);
+	v = migrate_current(cfg->conninfo);
+	if (v < 0) {
+		fprintf(stderr, "%s: database: cannot read the schema (is it reachable, and has "
+		    "\"callhook migrate\" run?)\n", cfg->path);
+		problems++;
+	} else if (v < latest_migration()) {
+		fprintf(stderr, "%s: database: schema version %d, this callhook needs %d: run "
+		    "\"callhook migrate\"\n", cfg->path, v, latest_migration());
+		problems++;
+	} else
+		printf("database: schema version %d, up to date\n", v);
+	if (problems == 0)
+		printf("configuration %s: ok\n", cfg->path);
+	else
+		fprintf(stderr, "%d problem%s found\n", problems, problems == 1 ? "" : "s");
+	config_free(cfg);
+	return problems ? 1 : 0;
+}
+
+static int
+cmd_serve(const struct opts *o)
+{
+	struct config *cfg = load(o->conf, false);
+	int workers = o->workers;
+
+	if (cfg == NULL)
+		return 1;
+	if (cfg->nproblems > 0) {
+		fprintf(stderr, "callhook: not serving with an invalid configuration\n");
+		config_free(cfg);
+		return 1;
+	}
+	if (workers <= 0)
+		workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (workers <= 0)
+		workers = 2;
+	return serve(cfg, o->listen, workers);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "conninfo", required_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .conf = getenv("CALLHOOK_CONF") };
+	const char *cmd;
+	int ch;
+
+	if (o.conf == NULL || *o.conf == '\0')
+		o.conf = DEFAULT_CONF;
+	while ((ch = getopt_long(argc, argv, "c:s:w:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o.conf = optarg; break;
+		case 's': o.listen = optarg; break;
+		case 'w':
+			o.workers = atoi(optarg);
+			if (o.workers < 1 || o.workers > 256) {
+				fprintf(stderr, "callhook: -w takes 1 to 256\n");
+				return 2;
+			}
+			break;
+		case 'C': o.conninfo = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("callhook %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	cmd = optind < argc ? argv[optind] : "serve";
+	if (optind + 1 < argc) {
+		fprintf(stderr, "callhook: unexpected argument: %s\n", argv[optind + 1]);
+		return 2;
+	}
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(&o);
+	if (!strcmp(cmd, "migrate"))
+		return cmd_migrate(&o);
+	if (!strcmp(cmd, "check"))
+		return cmd_check(&o);
+	fprintf(stderr, "callhook: unknown command: %s\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,430 @@
+/*
+ * The FastCGI process model: a parent that owns the listening socket, forks
+ * workers, restarts those that die, drains the spool and reloads on SIGHUP;
+ * workers that accept, answer and finish in-flight requests on SIGTERM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcgiapp.h>
+
+#include "log.h"
+#include "request.h"
+#include "serve.h"
+#include "spool.h"
+#include "store.h"
+
+#define MAX_WORKERS 256
+#define STOP_GRACE_S 30
+
+static volatile sig_atomic_t got_term, got_hup, got_chld;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGTERM || sig == SIGINT)
+		got_term = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGCHLD)
+		got_chld = 1;
+}
+
+static int64_t
+now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static double
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static const char *
+fcgi_param(void *ctx, const char *name)
+{
+	return FCGX_GetParam(name, ((FCGX_Request *)ctx)->envp);
+}
+
+/* Reads exactly the declared body. */
+static enum ch_err
+read_body(FCGX_Request *fr, struct request *req)
+{
+	char extra;
+	int n;
+
+	if ((req->body = malloc(req->content_length + 1)) == NULL)
+		return CH_ERR_NOMEM;
+	while (req->body_len < req->content_length) {
+		n = FCGX_GetStr(req->body + req->body_len, (int)(req->content_length - req->body_len),
+		    fr->in);
+		if (n <= 0)
+			break;
+		req->body_len += n;
+	}
+	req->body[req->body_len] = '\0';
+	if (req->body_len < req->content_length) {
+		snprintf(req->error, sizeof(req->error), "body shorter than Content-Length");
+		return req->err = CH_ERR_BAD_REQUEST;
+	}
+	if (FCGX_GetStr(&extra, 1, fr->in) > 0) {
+		snprintf(req->error, sizeof(req->error), "body longer than Content-Length");
+		return req->err = CH_ERR_BAD_REQUEST;
+	}
+	return CH_OK;
+}
+
+static const char *
+reason_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 503: return "Service Unavailable";
+	default: return "Internal Server Error";
+	}
+}
+
+static void
+respond(FCGX_Request *fr, int status, const char *body)
+{
+	FCGX_FPrintF(fr->out, "Status: %d %s\r\nContent-Type: application/json\r\n"
+	    "Cache-Control: no-store\r\n", status, reason_phrase(status));
+	if (status == 503)
+		FCGX_FPrintF(fr->out, "Retry-After: 30\r\n");
+	if (status == 401)
+		FCGX_FPrintF(fr->out, "WWW-Authenticate: Bearer\r\n");
+	FCGX_FPrintF(fr->out, "\r\n%s\n", body);
+}
+
+/* GET /hooks/-/health: the database answers and the spool is not backing up. */
+static void
+health(FCGX_Request *fr, const struct config *cfg, struct store *st)
+{
+	struct json_object *o = json_object_new_object(), *why = json_object_new_array();
+	long depth = spool_depth(cfg->spool_dir);
+
+	if (store_connect(st) != CH_OK)
+		json_object_array_add(why, json_object_new_string("database unreachable"));
+	if (depth > 100)
+		json_object_array_add(why, json_object_new_string("spool backlog"));
+	json_object_object_add(o, "status", json_object_new_string(
+	    json_object_array_length(why) ? "unavailable" : "ok"));
+	json_object_object_add(o, "spooled", json_object_new_int64(depth < 0 ? 0 : depth));
+	if (json_object_array_length(why))
+		json_object_object_add(o, "reasons", why);
+	else
+		json_object_put(why);
+	respond(fr, json_object_object_length(o) > 2 ? 503 : 200,
+	    json_object_to_json_string_ext(o, JSON_OUT));
+	json_object_put(o);
+}
+
+static void
+log_request(const struct request *req, int status, double ms)
+{
+	char ev[96];
+
+	log_escape(req->event_name ? req->event_name : req->event ? req->event : "-", ev, sizeof(ev));
+	log_msg(LOG_INFO, "request: source=%s event=%s outcome=%s status=%d ms=%.1f delivery=%lld",
+	    req->source ? req->source->name : "-", ev,
+	    req->err == CH_OK || req->err == CH_ERR_BAD_BODY ? outcome_name(req->outcome) : "-",
+	    status, ms, (long long)req->delivery_id);
+}
+
+static void
+handle(FCGX_Request *fr, const struct config *cfg, struct store *st)
+{
+	struct request req;
+	double t0 = mono_ms();
+	char *body;
+	int status;
+
+	request_init(&req, cfg, fcgi_param, fr);
+	req.received_usec = now_usec();
+	if (request_route(&req) == CH_OK && req.special == SPECIAL_HEALTH) {
+		health(fr, cfg, st);
+		request_free(&req);
+		return;
+	}
+	if (req.err == CH_OK && req.special == 0 && read_body(fr, &req) == CH_OK &&
+	    request_auth(&req) == CH_OK)
+		request_process(&req, st);
+	else if (req.special == SPECIAL_METRICS)
+		req.err = CH_ERR_NOT_FOUND;
+	status = request_status(&req);
+	body = request_body(&req);
+	respond(fr, status, body ? body : "{}");
+	log_request(&req, status, mono_ms() - t0);
+	free(body);
+	request_free(&req);
+}
+
+static void
+worker(int listen_fd, const struct config *cfg)
+{
+	struct store *st = store_new(cfg->conninfo);
+	struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+	FCGX_Request fr;
+	sigset_t open_mask;
+
+	sigemptyset(&open_mask);
+	if (st == NULL || FCGX_InitRequest(&fr, listen_fd, 0) != 0)
+		_exit(1);
+	while (!got_term) {
+		if (ppoll(&pfd, 1, NULL, &open_mask) <= 0)
+			continue;
+		if (got_term)
+			break;
+		if (FCGX_Accept_r(&fr) < 0)
+			continue;       /* another worker took it */
+		handle(&fr, cfg, st);
+		FCGX_Finish_r(&fr);
+	}
+	store_free(st);
+	_exit(0);
+}
+
+struct pool {
+	pid_t pids[MAX_WORKERS];
+	time_t started[MAX_WORKERS];
+	int n;
+	int listen_fd;
+	struct config *cfg;
+};
+
+static void
+spawn(struct pool *p, int slot)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_msg(LOG_ERROR, "could not fork worker: %s", strerror(errno));
+		p->pids[slot] = 0;
+		return;
+	}
+	if (pid == 0)
+		worker(p->listen_fd, p->cfg);
+	p->pids[slot] = pid;
+	p->started[slot] = time(NULL);
+}
+
+static int
+slot_of(const struct pool *p, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->pids[i] == pid)
+			return i;
+	return -1;
+}
+
+/* Reaps workers; restarts those that died unless stopping. */
+static void
+reap(struct pool *p, bool restart)
+{
+	pid_t pid;
+	int status, slot;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((slot = slot_of(p, pid)) < 0)
+			continue;
+		p->pids[slot] = 0;
+		if (WIFSIGNALED(status))
+			log_msg(LOG_WARNING, "worker %d was terminated by signal %d", (int)pid,
+			    WTERMSIG(status));
+		else if (WEXITSTATUS(status) != 0)
+			log_msg(LOG_WARNING, "worker %d exited with status %d", (int)pid,
+			    WEXITSTATUS(status));
+		if (restart) {
+			if (time(NULL) - p->started[slot] < 1)
+				sleep(1);       /* a worker that dies at once must not spin */
+			spawn(p, slot);
+		}
+	}
+}
+
+static void
+signal_all(const struct pool *p, int sig)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->pids[i] > 0)
+			kill(p->pids[i], sig);
+}
+
+static int
+alive(const struct pool *p)
+{
+	int i, n = 0;
+
+	for (i = 0; i < p->n; i++)
+		n += p->pids[i] > 0;
+	return n;
+}
+
+/* SIGTERM to every worker, repeated so none stays in accept; SIGKILL after the grace period. */
+static void
+stop_all(struct pool *p)
+{
+	time_t until = time(NULL) + STOP_GRACE_S;
+
+	while (alive(p) > 0 && time(NULL) < until) {
+		signal_all(p, SIGTERM);
+		usleep(100 * 1000);
+		reap(p, false);
+	}
+	if (alive(p) > 0) {
+		log_msg(LOG_WARNING, "workers still busy after %d s: killing them", STOP_GRACE_S);
+		signal_all(p, SIGKILL);
+		while (alive(p) > 0 && waitpid(-1, NULL, 0) > 0)
+			reap(p, false);
+	}
+}
+
+/* SIGHUP: a new config that loads cleanly replaces the old one, worker by worker. */
+static void
+reload(struct pool *p)
+{
+	struct config *cfg = config_load(p->cfg->path);
+	size_t i;
+
+	if (cfg == NULL || cfg->nproblems > 0) {
+		for (i = 0; cfg != NULL && i < cfg->nproblems; i++)
+			log_msg(LOG_ERROR, "%s", cfg->problems[i]);
+		log_msg(LOG_ERROR, "configuration not reloaded: keeping the old one");
+		config_free(cfg);
+		return;
+	}
+	config_free(p->cfg);
+	p->cfg = cfg;
+	signal_all(p, SIGTERM);
+	log_msg(LOG_INFO, "configuration reloaded: restarting workers");
+}
+
+static void
+drain_spool(struct pool *p, struct store **st)
+{
+	int n;
+
+	if (spool_depth(p->cfg->spool_dir) <= 0)
+		return;
+	if (*st == NULL && (*st = store_new(p->cfg->conninfo)) == NULL)
+		return;
+	if ((n = spool_drain(p->cfg, *st)) > 0)
+		log_msg(LOG_INFO, "replayed %d spooled requests", n);
+}
+
+static int
+run_pool(struct pool *p)
+{
+	struct store *st = NULL;
+	sigset_t mask, old;
+	int i, sig;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	for (i = 0; i < p->n; i++)
+		spawn(p, i);
+	while (!got_term) {
+		drain_spool(p, &st);
+		if ((sig = sigtimedwait(&mask, NULL, &(struct timespec){ .tv_sec = 1 })) > 0)
+			on_signal(sig);
+		reap(p, !got_term);
+		if (got_hup) {
+			got_hup = 0;
+			reload(p);
+		}
+	}
+	stop_all(p);
+	store_free(st);
+	return 0;
+}
+
+/* The listening socket: -s, systemd's LISTEN_FDS, or fd 0 from spawn-fcgi. */
+static int
+open_listener(const char *spec)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	int type = 0, fd;
+	socklen_t len = sizeof(type);
+
+	if (spec != NULL) {
+		if (!strncmp(spec, "unix:", 5)) {
+			unlink(spec + 5);
+			fd = FCGX_OpenSocket(spec + 5, 128);
+			if (fd >= 0 && chmod(spec + 5, 0660) != 0)
+				log_msg(LOG_WARNING, "could not chmod %s: %s", spec + 5, strerror(errno));
+		} else
+			fd = FCGX_OpenSocket(spec, 128);
+		if (fd < 0)
+			log_msg(LOG_ERROR, "could not listen on %s: %s", spec, strerror(errno));
+		return fd;
+	}
+	if (pid != NULL && fds != NULL && atoi(pid) == getpid() && atoi(fds) >= 1)
+		return 3;
+	if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
+		return 0;
+	log_msg(LOG_ERROR, "no listening socket: use -s unix:PATH or -s HOST:PORT, or start under "
+	    "systemd or spawn-fcgi");
+	return -1;
+}
+
+int
+serve(struct config *cfg, const char *listen_spec, int workers)
+{
+	struct pool p = { .n = workers, .cfg = cfg };
+	struct sigaction sa = { .sa_handler = on_signal };
+	int rc;
+
+	if (geteuid() == 0) {
+		log_msg(LOG_ERROR, "refusing to run as root: start serve as an unprivileged user "
+		    "(systemd User=, spawn-fcgi -u)");
+		config_free(cfg);
+		return 2;
+	}
+	if (FCGX_Init() != 0 || (p.listen_fd = open_listener(listen_spec)) < 0) {
+		config_free(cfg);
+		return 1;
+	}
+	fcntl(p.listen_fd, F_SETFL, fcntl(p.listen_fd, F_GETFL) | O_NONBLOCK);
+	fcntl(p.listen_fd, F_SETFD, FD_CLOEXEC);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_msg(LOG_INFO, "serving with %d workers, %zu sources", workers, cfg->nsources);
+	rc = run_pool(&p);
+	config_free(p.cfg);
+	return rc;
+}

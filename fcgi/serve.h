@@ -1,0 +1,10 @@
+/* The FastCGI server: listening socket, prefork workers, signals. */
+#ifndef CALLHOOK_SERVE_H
+#define CALLHOOK_SERVE_H
+
+#include "conf.h"
+
+/* Runs until SIGTERM; returns the process exit status. Takes ownership of cfg. */
+int serve(struct config *cfg, const char *listen_spec, int workers);
+
+#endif

@@ -1,0 +1,25 @@
+/* Runs every unit suite; needs no server. Prints TAP lines and a summary. */
+#include <stdio.h>
+
+#include "tap.h"
+
+int tap_count, tap_failed;
+
+void test_convert(void);
+void test_form(void);
+void test_conf(void);
+void test_request(void);
+void test_calltracker(void);
+
+int
+main(void)
+{
+	test_convert();
+	test_form();
+	test_conf();
+	test_request();
+	test_calltracker();
+	printf("1..%d\n", tap_count);
+	printf("# unit: %d passed, %d failed\n", tap_count - tap_failed, tap_failed);
+	return tap_failed ? 1 : 0;
+}

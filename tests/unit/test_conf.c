@@ -1,0 +1,151 @@
+/* Config parsing: defaults, sources, and problems named with file and line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "conf.h"
+#include "vendor.h"
+
+static char *
+write_tmp(const char *text)
+{
+	char *path = strdup("/tmp/callhook-conf-XXXXXX");
+	int fd = mkstemp(path);
+	FILE *fp = fdopen(fd, "w");
+
+	fputs(text, fp);
+	fclose(fp);
+	return path;
+}
+
+/* True when some problem contains `needle`. */
+static bool
+has_problem(const struct config *cfg, const char *needle)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nproblems; i++)
+		if (strstr(cfg->problems[i], needle))
+			return true;
+	return false;
+}
+
+static void
+good_config(void)
+{
+	char *path = write_tmp(
+	    "[database]\nconninfo = host=/tmp dbname=x\n"
+	    "[server]\nmax_body = 64k\nspool_dir = /tmp/spool\n"
+	    "[source acme]\nvendor = calltracker\ntoken = abc\n"
+	    "[source acme-2]  ; comment\nvendor = calltracker\nheader = X-Api-Key: s3cret value\n"
+	    "[source open]\nvendor = calltracker\nallow_unauthenticated = yes\n");
+	struct config *cfg = config_load(path);
+	const struct source *s;
+
+	CHECK(cfg->nproblems == 0, "a good config has no problems");
+	CHECK_STR(cfg->conninfo, "host=/tmp dbname=x", "conninfo read");
+	CHECK(cfg->max_body == 65536, "max_body 64k is 65536 bytes");
+	CHECK_STR(cfg->spool_dir, "/tmp/spool", "spool_dir read");
+	CHECK(cfg->nsources == 3, "three sources");
+	s = config_find_source(cfg, "acme-2", 6);
+	CHECK(s != NULL && s->vendor == &vendor_calltracker, "source acme-2 found with its vendor");
+	CHECK_STR(s ? s->header_param : NULL, "HTTP_X_API_KEY", "header name becomes its CGI parameter");
+	CHECK_STR(s ? s->header_value : NULL, "s3cret value", "header value kept whole");
+	CHECK(config_find_source(cfg, "acme", 3) == NULL, "lookup by length does not match a prefix");
+	CHECK(config_find_source(cfg, "open", 4)->allow_unauthenticated, "allow_unauthenticated = yes");
+	config_free(cfg);
+	unlink(path);
+	free(path);
+}
+
+static void
+defaults(void)
+{
+	char *path = write_tmp("[source a]\nvendor = calltracker\ntoken = t\n");
+	struct config *cfg = config_load(path);
+
+	CHECK(cfg->nproblems == 0, "a config with only a source is valid");
+	CHECK(cfg->max_body == 1048576, "max_body defaults to 1M");
+	CHECK_STR(cfg->conninfo, "postgresql:///callhook", "conninfo default");
+	CHECK_STR(cfg->spool_dir, "/var/spool/callhook", "spool_dir default");
+	config_free(cfg);
+	unlink(path);
+	free(path);
+}
+
+static void
+mistakes(void)
+{
+	char *path = write_tmp(
+	    "[server]\n"                        /* 1 */
+	    "max_body = 12Q\n"                  /* 2 */
+	    "colour = blue\n"                   /* 3 */
+	    "[source a]\n"                      /* 4 */
+	    "token = t\n"                       /* 5 */
+	    "[source b]\n"                      /* 6 */
+	    "vendor = calltracker\n"            /* 7 */
+	    "[source b]\n"                      /* 8 */
+	    "vendor = calltracker\n"            /* 9 */
+	    "token = x\n"                       /* 10 */
+	    "[source c]\n"                      /* 11 */
+	    "vendor = nosuch\n"                 /* 12 */
+	    "token = x\n"                       /* 13 */
+	    "[mystery]\n"                       /* 14 */
+	    "a = b\n");                         /* 15 */
+	struct config *cfg = config_load(path);
+	char want[512];
+
+#define EXPECT(line, text) do { \
+	snprintf(want, sizeof(want), "%s:%d: %s", path, line, text); \
+	CHECK(has_problem(cfg, want), "problem reported: %d: %s", line, text); \
+} while (0)
+	EXPECT(2, "max_body: invalid size");
+	EXPECT(3, "unknown key \"colour\" in [server]");
+	EXPECT(4, "source a: missing vendor");
+	EXPECT(6, "source b: no credentials");
+	EXPECT(8, "duplicate [source b]");
+	EXPECT(12, "source c: unknown vendor \"nosuch\"");
+	EXPECT(14, "unknown section [mystery]");
+#undef EXPECT
+	CHECK(cfg->nproblems == 7, "exactly seven problems (got %zu)", cfg->nproblems);
+	config_free(cfg);
+	unlink(path);
+	free(path);
+}
+
+static void
+sizes(void)
+{
+	CHECK(config_parse_size("1M") == 1048576, "1M");
+	CHECK(config_parse_size("512k") == 524288, "512k");
+	CHECK(config_parse_size("100") == 100, "100");
+	CHECK(config_parse_size("2MB") == 2097152, "2MB");
+	CHECK(config_parse_size("12Q") == -1, "12Q rejected");
+	CHECK(config_parse_size("-5") == -1, "negative rejected");
+	CHECK(config_parse_size("") == -1, "empty rejected");
+	CHECK(config_parse_size("5G") == -1, "5G rejected (no G suffix)");
+}
+
+static void
+missing_file(void)
+{
+	struct config *cfg = config_load("/nonexistent/callhook.conf");
+
+	CHECK(cfg->nproblems == 1 && has_problem(cfg, "/nonexistent/callhook.conf: cannot open"),
+	    "a missing file is one problem naming it");
+	config_free(cfg);
+}
+
+void test_conf(void);
+
+void
+test_conf(void)
+{
+	good_config();
+	defaults();
+	mistakes();
+	sizes();
+	missing_file();
+}
