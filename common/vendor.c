@@ -7,7 +7,11 @@
 #include "vendor.h"
 
 const struct vendor *const vendors[] = {
+	&vendor_callrail,
 	&vendor_calltracker,
+	&vendor_salpre,
+	&vendor_callscaler,
+	&vendor_fonedynamics,
 	NULL,
 };
 

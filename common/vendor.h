@@ -124,6 +124,10 @@ enum ch_err bad_body(struct decoded *d, const char *fmt, ...) PRINTF(2, 3);
 const char *event_time(struct json_object *obj, const char *key, const char *where, char buf[32],
     struct decoded *d, enum ch_err *err);
 
+extern const struct vendor vendor_callrail;
 extern const struct vendor vendor_calltracker;
+extern const struct vendor vendor_salpre;
+extern const struct vendor vendor_callscaler;
+extern const struct vendor vendor_fonedynamics;
 
 #endif

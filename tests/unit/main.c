@@ -10,6 +10,10 @@ void test_form(void);
 void test_conf(void);
 void test_request(void);
 void test_calltracker(void);
+void test_callrail(void);
+void test_salpre(void);
+void test_callscaler(void);
+void test_fonedynamics(void);
 
 int
 main(void)
@@ -19,6 +23,10 @@ main(void)
 	test_conf();
 	test_request();
 	test_calltracker();
+	test_callrail();
+	test_salpre();
+	test_callscaler();
+	test_fonedynamics();
 	printf("1..%d\n", tap_count);
 	printf("# unit: %d passed, %d failed\n", tap_count - tap_failed, tap_failed);
 	return tap_failed ? 1 : 0;

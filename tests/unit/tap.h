@@ -6,12 +6,14 @@
 
 extern int tap_count, tap_failed;
 
+/* Evaluates `cond` once. */
 #define CHECK(cond, ...) do { \
+	int ok_ = !!(cond); \
 	tap_count++; \
-	if (cond) { printf("ok %d - ", tap_count); } \
+	if (ok_) { printf("ok %d - ", tap_count); } \
 	else { tap_failed++; printf("not ok %d - ", tap_count); } \
 	printf(__VA_ARGS__); \
-	if (!(cond)) printf("  (%s:%d: %s)", __FILE__, __LINE__, #cond); \
+	if (!ok_) printf("  (%s:%d: %s)", __FILE__, __LINE__, #cond); \
 	printf("\n"); \
 } while (0)
 
