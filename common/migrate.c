@@ -10,6 +10,13 @@
 /* 0x63616c6c = "call": the advisory lock every migrate takes. */
 #define MIGRATE_LOCK "SELECT pg_advisory_xact_lock(1667329132)"
 
+static void
+quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 static PGconn *
 connect_db(const char *conninfo)
 {
@@ -23,7 +30,7 @@ connect_db(const char *conninfo)
 		PQfinish(conn);
 		return NULL;
 	}
-	PQsetNoticeProcessor(conn, NULL, NULL);
+	PQsetNoticeProcessor(conn, quiet_notice, NULL);
 	return conn;
 }
 

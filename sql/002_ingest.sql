@@ -1,0 +1,443 @@
+-- callhook schema, version 2: callhook.ingest(), the one way rows are written.
+--
+--   SELECT * FROM callhook.ingest(source, vendor, event, method, content_type, query, headers,
+--                                 body, dedup_key, outcome, error, rows, received_at);
+--
+-- stores the raw delivery (or recognises a redelivery by (source, dedup_key)) and applies the
+-- row operations in `rows`, a JSON array of objects:
+--
+--   {"table": "calls", "external_id": "CAL…", "event_time": "2019-03-09T09:09:52Z",
+--    "is_test": false, "op": "upsert", "cols": {"status": "ringing", …}, "data": {…payload…}}
+--   {"table": "call_events", "op": "insert", "external_id": "…", "cols": {"event": "modified", …}}
+--   {"table": "transcript_segments", "op": "replace_segments", "call_external_id": "…",
+--    "event_time": "…", "segments": [{"seq": 1, "speaker": "agent", "text": "…", "spoken_at": "…"}, …]}
+--
+-- Merge rules (order-independent): a column takes a value only from an event at least as new as
+-- the one that set it; JSON null, "", [] and {} never erase anything; calls.status only moves
+-- forward (initiated < ringing < in_progress < terminal) and between terminal states the newest
+-- event wins. Every inserted or changed row sends NOTIFY callhook '{"table", "id", "source", "event"}'
+-- (delivered at commit). Problems in `rows` raise SQLSTATE 22023 (invalid_parameter_value); bad
+-- values raise the usual class 22/23 errors. Zone-less timestamps are read as UTC.
+
+-- Canonical text form of an event time, as kept in field_times.
+CREATE FUNCTION callhook._event_time_text(t timestamptz)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+AS $$ SELECT pg_catalog.to_char(pg_catalog.timezone('UTC', t), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $$;
+
+-- Rank of a calls.status value (NULL for an unknown one).
+CREATE FUNCTION callhook._status_rank(s text)
+RETURNS integer
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE s
+        WHEN 'initiated' THEN 1
+        WHEN 'ringing' THEN 2
+        WHEN 'in_progress' THEN 3
+        WHEN 'completed' THEN 4
+        WHEN 'missed' THEN 4
+        WHEN 'voicemail' THEN 4
+        WHEN 'busy' THEN 4
+        WHEN 'failed' THEN 4
+    END
+$$;
+
+-- Inserts or merges one row of p_table identified by (p_source, p_external_id).
+-- p_cols: validated, non-empty column values; p_forced: columns written on insert and update
+-- without event-time tracking (transcript_segments.final). Returns the row id when a row was
+-- inserted or changed (and sends its notification), NULL when nothing changed.
+CREATE FUNCTION callhook._upsert_row(
+    p_table text, p_source text, p_vendor text, p_event text, p_received_at timestamptz,
+    p_external_id text, p_event_time timestamptz, p_is_test boolean, p_cols jsonb, p_data jsonb,
+    p_insert_only boolean, p_forced jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = callhook, pg_catalog
+AS $fn$
+DECLARE
+    v_ev       text := callhook._event_time_text(p_event_time);
+    v_forced   jsonb := coalesce(p_forced, '{}'::jsonb);
+    v_rec      jsonb;
+    v_ft       jsonb;
+    v_old      jsonb;
+    v_set      jsonb := '{}'::jsonb;
+    v_data     jsonb;
+    v_last     timestamptz;
+    v_cur      text;
+    v_id       bigint;
+    v_tries    integer := 0;
+    v_rank_new integer;
+    v_rank_old integer;
+    k          text;
+    v          jsonb;
+BEGIN
+    LOOP
+        -- A new row: every given column stamped with this event's time.
+        SELECT coalesce(jsonb_object_agg(c.key, v_ev), '{}'::jsonb) INTO v_ft
+          FROM jsonb_object_keys(p_cols) AS c(key);
+        v_rec := p_cols || v_forced || jsonb_build_object(
+            'source', p_source, 'vendor', p_vendor, 'external_id', p_external_id,
+            'data', p_data, 'is_test', p_is_test, 'first_seen_at', p_received_at,
+            'last_event_at', p_event_time, 'field_times', v_ft);
+        EXECUTE format(
+            'INSERT INTO callhook.%1$I AS t (%2$s) SELECT %3$s'
+            ' FROM pg_catalog.jsonb_populate_record(NULL::callhook.%1$I, $1) AS r'
+            ' ON CONFLICT (source, external_id) DO NOTHING RETURNING t.id',
+            p_table,
+            (SELECT string_agg(format('%I', c.key), ', ') FROM jsonb_object_keys(v_rec) AS c(key)),
+            (SELECT string_agg(format('r.%I', c.key), ', ') FROM jsonb_object_keys(v_rec) AS c(key)))
+          INTO v_id USING v_rec;
+        IF v_id IS NOT NULL THEN
+            PERFORM pg_notify('callhook', json_build_object(
+                'table', p_table, 'id', v_id, 'source', p_source, 'event', p_event)::text);
+            RETURN v_id;
+        END IF;
+        IF p_insert_only THEN
+            RETURN NULL;
+        END IF;
+        EXECUTE format('SELECT to_jsonb(t) FROM callhook.%I AS t'
+                       ' WHERE t.source = $1 AND t.external_id = $2 FOR UPDATE', p_table)
+          INTO v_old USING p_source, p_external_id;
+        EXIT WHEN v_old IS NOT NULL;
+        -- The conflicting row vanished (deleted by a concurrent transaction): insert again.
+        v_tries := v_tries + 1;
+        IF v_tries > 3 THEN
+            RAISE EXCEPTION 'callhook: could not insert or lock %.% (%, %)',
+                'callhook', p_table, p_source, p_external_id
+                USING ERRCODE = 'serialization_failure';
+        END IF;
+    END LOOP;
+
+    -- Merge into the existing, locked row.
+    v_ft := coalesce(v_old->'field_times', '{}'::jsonb);
+    FOR k, v IN SELECT e.key, e.value FROM jsonb_each(p_cols) AS e LOOP
+        v_cur := v_ft->>k;
+        IF p_table = 'calls' AND k = 'status' THEN
+            v_rank_new := callhook._status_rank(v #>> '{}');
+            v_rank_old := coalesce(callhook._status_rank(v_old->>'status'), 0);
+            CONTINUE WHEN v_rank_new < v_rank_old;
+            CONTINUE WHEN v_rank_new = v_rank_old
+                      AND v_cur IS NOT NULL AND p_event_time < v_cur::timestamptz;
+        ELSE
+            CONTINUE WHEN v_cur IS NOT NULL AND p_event_time < v_cur::timestamptz;
+        END IF;
+        v_set := v_set || jsonb_build_object(k, v);
+        v_ft := v_ft || jsonb_build_object(k, v_ev);
+    END LOOP;
+
+    v_last := (v_old->>'last_event_at')::timestamptz;
+    IF v_last IS NULL OR p_event_time >= v_last THEN
+        v_data := (v_old->'data') || p_data;
+    ELSE
+        v_data := p_data || (v_old->'data');
+    END IF;
+    v_rec := v_set || v_forced || jsonb_build_object(
+        'field_times', v_ft, 'data', v_data,
+        'last_event_at', greatest(v_last, p_event_time),
+        'is_test', (v_old->>'is_test')::boolean AND p_is_test);
+
+    EXECUTE format(
+        'UPDATE callhook.%1$I AS t SET %2$s'
+        ' FROM pg_catalog.jsonb_populate_record(NULL::callhook.%1$I, $1) AS r'
+        ' WHERE t.id = $2 AND (%3$s) IS DISTINCT FROM (%4$s) RETURNING t.id',
+        p_table,
+        (SELECT string_agg(format('%1$I = r.%1$I', c.key), ', ') FROM jsonb_object_keys(v_rec) AS c(key)),
+        (SELECT string_agg(format('t.%I', c.key), ', ') FROM jsonb_object_keys(v_rec) AS c(key)),
+        (SELECT string_agg(format('r.%I', c.key), ', ') FROM jsonb_object_keys(v_rec) AS c(key)))
+      INTO v_id USING v_rec, (v_old->>'id')::bigint;
+    IF v_id IS NOT NULL THEN
+        PERFORM pg_notify('callhook', json_build_object(
+            'table', p_table, 'id', v_id, 'source', p_source, 'event', p_event)::text);
+    END IF;
+    RETURN v_id;
+END
+$fn$;
+
+-- Applies the row operations of one delivery (see the header of this file).
+CREATE FUNCTION callhook._apply_rows(
+    p_delivery_id bigint, p_source text, p_vendor text, p_event text, p_received_at timestamptz,
+    p_rows jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = callhook, pg_catalog
+AS $fn$
+DECLARE
+    c_internal CONSTANT text[] := ARRAY['id', 'source', 'vendor', 'external_id', 'data', 'is_test',
+                                        'first_seen_at', 'last_event_at', 'field_times'];
+    c_tables   CONSTANT text[] := ARRAY['calls', 'messages', 'trackers', 'usage', 'voicemails',
+                                        'form_submissions', 'transcript_segments', 'call_events'];
+    v_op       jsonb;
+    v_n        bigint;
+    v_table    text;
+    v_kind     text;
+    v_ev       timestamptz;
+    v_is_test  boolean;
+    v_data     jsonb;
+    v_cols     jsonb;
+    v_allowed  text[];
+    v_ext      text;
+    v_call     text;
+    v_seg      jsonb;
+    v_segs     jsonb;
+    v_seq      integer;
+    k          text;
+BEGIN
+    IF p_rows IS NULL OR jsonb_typeof(p_rows) = 'null' THEN
+        RETURN;
+    END IF;
+    IF jsonb_typeof(p_rows) <> 'array' THEN
+        RAISE EXCEPTION 'callhook.ingest: rows must be a JSON array, not %', jsonb_typeof(p_rows)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    FOR v_op, v_n IN SELECT e.value, e.ord FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(value, ord) LOOP
+        IF jsonb_typeof(v_op) IS DISTINCT FROM 'object' THEN
+            RAISE EXCEPTION 'callhook.ingest: row %: expected a JSON object', v_n
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        v_table := v_op->>'table';
+        IF v_table IS NULL OR NOT v_table = ANY (c_tables) THEN
+            RAISE EXCEPTION 'callhook.ingest: row %: unknown table %', v_n, coalesce(quote_literal(v_table), 'NULL')
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        v_kind := coalesce(v_op->>'op', 'upsert');
+        IF v_kind NOT IN ('upsert', 'insert', 'replace_segments') THEN
+            RAISE EXCEPTION 'callhook.ingest: row %: unknown op %', v_n, quote_literal(v_kind)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        v_ev := coalesce((v_op->>'event_time')::timestamptz, p_received_at);
+        v_is_test := coalesce((v_op->>'is_test')::boolean, false);
+        v_data := v_op->'data';
+        IF v_data IS NULL OR jsonb_typeof(v_data) = 'null' THEN
+            v_data := '{}'::jsonb;
+        ELSIF jsonb_typeof(v_data) <> 'object' THEN
+            RAISE EXCEPTION 'callhook.ingest: row %: data must be a JSON object', v_n
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT array_agg(a.attname::text) INTO v_allowed
+          FROM pg_attribute AS a
+         WHERE a.attrelid = format('callhook.%I', v_table)::regclass
+           AND a.attnum > 0 AND NOT a.attisdropped
+           AND NOT a.attname::text = ANY (c_internal);
+
+        IF v_kind = 'replace_segments' THEN
+            IF v_table <> 'transcript_segments' THEN
+                RAISE EXCEPTION 'callhook.ingest: row %: op replace_segments needs table transcript_segments', v_n
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            v_call := nullif(v_op->>'call_external_id', '');
+            IF v_call IS NULL THEN
+                RAISE EXCEPTION 'callhook.ingest: row %: replace_segments needs call_external_id', v_n
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            v_segs := coalesce(nullif(v_op->'segments', 'null'::jsonb), '[]'::jsonb);
+            IF jsonb_typeof(v_segs) <> 'array' THEN
+                RAISE EXCEPTION 'callhook.ingest: row %: segments must be a JSON array', v_n
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            -- Serialises with live partial upserts of the same call.
+            PERFORM pg_advisory_xact_lock(hashtextextended('callhook.transcript_segments:' || p_source || ':' || v_call, 0));
+            DELETE FROM callhook.transcript_segments AS s
+             WHERE s.source = p_source AND s.call_external_id = v_call AND NOT s.final;
+            FOR v_seg IN SELECT e.value FROM jsonb_array_elements(v_segs) AS e LOOP
+                IF jsonb_typeof(v_seg) <> 'object' THEN
+                    RAISE EXCEPTION 'callhook.ingest: row %: each segment must be a JSON object', v_n
+                        USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                v_data := coalesce(nullif(v_seg->'data', 'null'::jsonb), '{}'::jsonb);
+                IF jsonb_typeof(v_data) <> 'object' THEN
+                    RAISE EXCEPTION 'callhook.ingest: row %: segment data must be a JSON object', v_n
+                        USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                v_cols := v_seg - 'data';
+                FOR k IN SELECT jsonb_object_keys(v_cols) LOOP
+                    IF NOT k = ANY (v_allowed) THEN
+                        RAISE EXCEPTION 'callhook.ingest: row %: "%" is not a column callhook.% accepts', v_n, k, v_table
+                            USING ERRCODE = 'invalid_parameter_value';
+                    END IF;
+                END LOOP;
+                SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) INTO v_cols
+                  FROM jsonb_each(v_cols) AS e
+                 WHERE e.value NOT IN ('null'::jsonb, '""'::jsonb, '[]'::jsonb, '{}'::jsonb);
+                v_seq := (v_cols->>'seq')::integer;
+                IF v_seq IS NULL THEN
+                    RAISE EXCEPTION 'callhook.ingest: row %: each segment needs seq', v_n
+                        USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                v_cols := (v_cols - 'final') || jsonb_build_object('call_external_id', v_call, 'seq', v_seq);
+                PERFORM callhook._upsert_row('transcript_segments', p_source, p_vendor, p_event, p_received_at,
+                                             v_call || ':' || v_seq, v_ev, v_is_test, v_cols, v_data,
+                                             false, '{"final": true}'::jsonb);
+            END LOOP;
+            CONTINUE;
+        END IF;
+
+        v_cols := v_op->'cols';
+        IF v_cols IS NULL OR jsonb_typeof(v_cols) = 'null' THEN
+            v_cols := '{}'::jsonb;
+        ELSIF jsonb_typeof(v_cols) <> 'object' THEN
+            RAISE EXCEPTION 'callhook.ingest: row %: cols must be a JSON object', v_n
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOR k IN SELECT jsonb_object_keys(v_cols) LOOP
+            IF NOT k = ANY (v_allowed) THEN
+                RAISE EXCEPTION 'callhook.ingest: row %: "%" is not a column callhook.% accepts', v_n, k, v_table
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        END LOOP;
+        -- Empty values never erase anything: drop them.
+        SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) INTO v_cols
+          FROM jsonb_each(v_cols) AS e
+         WHERE e.value NOT IN ('null'::jsonb, '""'::jsonb, '[]'::jsonb, '{}'::jsonb);
+
+        IF v_table = 'calls' AND v_cols ? 'status'
+           AND callhook._status_rank(v_cols->>'status') IS NULL THEN
+            RAISE EXCEPTION 'callhook.ingest: row %: unknown call status %', v_n, v_cols->'status'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+
+        v_ext := nullif(v_op->>'external_id', '');
+        IF v_table = 'call_events' THEN
+            IF NOT v_cols ? 'delivery_id' THEN
+                v_cols := v_cols || jsonb_build_object('delivery_id', p_delivery_id);
+            END IF;
+            IF NOT v_cols ? 'event' AND p_event IS NOT NULL THEN
+                v_cols := v_cols || jsonb_build_object('event', p_event);
+            END IF;
+            -- An event with no id of its own is identified by its delivery and position.
+            v_ext := coalesce(v_ext, p_delivery_id || ':' || v_n);
+        ELSIF v_table = 'transcript_segments' THEN
+            IF coalesce((v_cols->>'final')::boolean, false) THEN
+                RAISE EXCEPTION 'callhook.ingest: row %: final segments are written by op replace_segments', v_n
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            v_cols := v_cols - 'final';
+            v_call := v_cols->>'call_external_id';
+            v_seq := (v_cols->>'seq')::integer;
+            IF v_call IS NULL OR v_seq IS NULL THEN
+                RAISE EXCEPTION 'callhook.ingest: row %: a transcript segment needs call_external_id and seq', v_n
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            v_cols := v_cols || jsonb_build_object('seq', v_seq);
+            v_ext := v_call || ':' || v_seq;
+            PERFORM pg_advisory_xact_lock(hashtextextended('callhook.transcript_segments:' || p_source || ':' || v_call, 0));
+            -- Once the final transcript is in, late live partials are ignored.
+            CONTINUE WHEN EXISTS (SELECT 1 FROM callhook.transcript_segments AS s
+                                   WHERE s.source = p_source AND s.call_external_id = v_call AND s.final);
+        END IF;
+        IF v_ext IS NULL THEN
+            RAISE EXCEPTION 'callhook.ingest: row %: external_id is required for table %', v_n, v_table
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+
+        PERFORM callhook._upsert_row(v_table, p_source, p_vendor, p_event, p_received_at, v_ext, v_ev,
+                                     v_is_test, v_cols, v_data, v_kind = 'insert', NULL);
+    END LOOP;
+END
+$fn$;
+
+CREATE FUNCTION callhook.ingest(
+    p_source text, p_vendor text, p_event text, p_method text, p_content_type text,
+    p_query text, p_headers jsonb, p_body bytea, p_dedup_key text, p_outcome text, p_error text,
+    p_rows jsonb, p_received_at timestamptz)
+RETURNS TABLE (delivery_id bigint, outcome text, prior_outcome text)
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = callhook, pg_catalog
+SET TimeZone = 'UTC'
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_id       bigint;
+    v_received timestamptz;
+    v_prior    text;
+BEGIN
+    INSERT INTO callhook.deliveries AS d
+           (source, vendor, event, received_at, method, content_type, query, headers,
+            body, body_sha256, dedup_key, outcome, error)
+    VALUES (p_source, p_vendor, p_event, coalesce(p_received_at, now()), p_method, p_content_type,
+            p_query, coalesce(p_headers, '{}'::jsonb), coalesce(p_body, ''::bytea),
+            sha256(coalesce(p_body, ''::bytea)), p_dedup_key, p_outcome, p_error)
+    ON CONFLICT (source, dedup_key) DO NOTHING
+    RETURNING d.id, d.received_at INTO v_id, v_received;
+
+    IF v_id IS NULL THEN
+        -- A redelivery: report the first delivery and change nothing.
+        SELECT d.id, d.outcome INTO v_id, v_prior
+          FROM callhook.deliveries AS d
+         WHERE d.source = p_source AND d.dedup_key = p_dedup_key;
+        IF v_id IS NULL THEN
+            RAISE EXCEPTION 'callhook.ingest: delivery (%, %) conflicts but cannot be found', p_source, p_dedup_key
+                USING ERRCODE = 'serialization_failure';
+        END IF;
+        delivery_id := v_id;
+        outcome := 'duplicate';
+        prior_outcome := v_prior;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    PERFORM callhook._apply_rows(v_id, p_source, p_vendor, p_event, v_received, p_rows);
+
+    delivery_id := v_id;
+    outcome := p_outcome;
+    prior_outcome := NULL;
+    RETURN NEXT;
+END
+$fn$;
+COMMENT ON FUNCTION callhook.ingest(text, text, text, text, text, text, jsonb, bytea, text, text, text, jsonb, timestamptz) IS
+    'Stores one webhook delivery and applies its normalized row operations; a delivery already stored under (source, dedup_key) returns outcome duplicate and changes nothing.';
+
+-- Re-applies normalized rows for a stored delivery (callhook replay): rows merge exactly as on
+-- first ingest (nothing is duplicated), and the delivery's outcome, error and replayed_at are set.
+CREATE FUNCTION callhook.replay_delivery(p_delivery_id bigint, p_outcome text, p_error text, p_rows jsonb)
+RETURNS TABLE (delivery_id bigint, outcome text, prior_outcome text)
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = callhook, pg_catalog
+SET TimeZone = 'UTC'
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_d callhook.deliveries%ROWTYPE;
+BEGIN
+    SELECT d.* INTO v_d FROM callhook.deliveries AS d WHERE d.id = p_delivery_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'callhook.replay_delivery: no delivery %', p_delivery_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    PERFORM callhook._apply_rows(v_d.id, v_d.source, v_d.vendor, v_d.event, v_d.received_at, p_rows);
+    UPDATE callhook.deliveries AS d
+       SET outcome = p_outcome, error = p_error, replayed_at = now()
+     WHERE d.id = v_d.id;
+    delivery_id := v_d.id;
+    outcome := p_outcome;
+    prior_outcome := v_d.outcome;
+    RETURN NEXT;
+END
+$fn$;
+COMMENT ON FUNCTION callhook.replay_delivery(bigint, text, text, jsonb) IS
+    'Re-applies normalized rows for a stored delivery (callhook replay) and records the new outcome and replayed_at.';
+
+REVOKE ALL ON FUNCTION callhook._event_time_text(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION callhook._status_rank(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION callhook._upsert_row(text, text, text, text, timestamptz, text, timestamptz, boolean, jsonb, jsonb, boolean, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION callhook._apply_rows(bigint, text, text, text, timestamptz, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION callhook.ingest(text, text, text, text, text, text, jsonb, bytea, text, text, text, jsonb, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION callhook.replay_delivery(bigint, text, text, jsonb) FROM PUBLIC;
+
+DO $grants$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'callhook_writer') THEN
+        -- SECURITY INVOKER: the helpers run with the caller's rights, so it needs them too.
+        GRANT EXECUTE ON FUNCTION
+            callhook._event_time_text(timestamptz),
+            callhook._status_rank(text),
+            callhook._upsert_row(text, text, text, text, timestamptz, text, timestamptz, boolean, jsonb, jsonb, boolean, jsonb),
+            callhook._apply_rows(bigint, text, text, text, timestamptz, jsonb),
+            callhook.ingest(text, text, text, text, text, text, jsonb, bytea, text, text, text, jsonb, timestamptz),
+            callhook.replay_delivery(bigint, text, text, jsonb)
+            TO callhook_writer;
+    ELSE
+        RAISE NOTICE 'callhook: role callhook_writer does not exist; its grants were skipped';
+    END IF;
+END
+$grants$;
