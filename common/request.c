@@ -582,27 +582,38 @@ keep_as_error(struct store *st, struct ingest *in, struct ingest_result *res, ch
 }
 
 enum ch_err
+decode_delivery(const struct config *cfg, const struct raw_delivery *raw, struct decoded *d,
+    const struct source **srcp, int *kindp)
+{
+	const struct source *src = config_find_source(cfg, raw->source, strlen(raw->source));
+
+	if (src == NULL || src->vendor == NULL) {
+		snprintf(d->error, sizeof(d->error), "unknown source: %s", raw->source);
+		return CH_ERR_NOT_FOUND;
+	}
+	*srcp = src;
+	*kindp = body_kind(src->vendor, raw->method, raw->content_type);
+	if (*kindp == 0) {
+		snprintf(d->error, sizeof(d->error), "unsupported content type");
+		return CH_ERR_MEDIA_TYPE;
+	}
+	return decode_raw(src, raw, *kindp, d);
+}
+
+enum ch_err
 ingest_raw(const struct config *cfg, struct store *st, const struct raw_delivery *raw,
     struct ingest_result *res, char *error, size_t errlen, char **reply, char **event)
 {
-	const struct source *src = config_find_source(cfg, raw->source, strlen(raw->source));
+	const struct source *src = NULL;
 	struct decoded d = { 0 };
 	struct ingest in = { 0 };
 	char when[32], *key = NULL;
 	enum ch_err derr, err;
-	int kind;
+	int kind = 0;
 
-	if (src == NULL || src->vendor == NULL) {
-		snprintf(error, errlen, "unknown source: %s", raw->source);
-		return CH_ERR_NOT_FOUND;
-	}
-	kind = body_kind(src->vendor, raw->method, raw->content_type);
-	if (kind == 0) {
-		snprintf(error, errlen, "unsupported content type");
-		return CH_ERR_MEDIA_TYPE;
-	}
-	derr = decode_raw(src, raw, kind, &d);
+	derr = decode_delivery(cfg, raw, &d, &src, &kind);
 	if (derr != CH_OK && derr != CH_ERR_BAD_BODY) {
+		snprintf(error, errlen, "%s", d.error);
 		decoded_clear(&d);
 		return derr;
 	}

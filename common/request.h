@@ -83,6 +83,14 @@ void request_process(struct request *req, struct store *st);
 enum ch_err ingest_raw(const struct config *cfg, struct store *st, const struct raw_delivery *raw,
     struct ingest_result *res, char *error, size_t errlen, char **reply, char **event) MUSTCHECK;
 
+/*
+ * Parses and decodes `raw` into `d` without storing anything: CH_OK,
+ * CH_ERR_BAD_BODY with d->error set, or another error (unknown source,
+ * content type). *src and *kind tell the source and body kind found.
+ */
+enum ch_err decode_delivery(const struct config *cfg, const struct raw_delivery *raw,
+    struct decoded *d, const struct source **src, int *kind) MUSTCHECK;
+
 /* The HTTP status and a new JSON body (free()) for a finished request. */
 int request_status(const struct request *req);
 char *request_body(const struct request *req);

@@ -11,10 +11,12 @@
 #include "../common/conf.h"
 #include "../common/log.h"
 #include "../common/migrate.h"
+#include "../common/replay.h"
 #include "../common/vendor.h"
 #include "serve.h"
 
-#define DEFAULT_CONF SYSCONFDIR "/callhook/callhook.conf"
+/* The contract fixes the default path, whatever --sysconfdir says. */
+#define DEFAULT_CONF "/etc/callhook/callhook.conf"
 
 struct opts {
 	const char *conf;
@@ -30,11 +32,14 @@ usage(FILE *fp)
 	    "usage: callhook [-c FILE] [serve] [-s unix:PATH|HOST:PORT] [-w N]\n"
 	    "       callhook [-c FILE] migrate [--conninfo CONNINFO]\n"
 	    "       callhook [-c FILE] check\n"
+	    "       callhook [-c FILE] replay [--source S] [--vendor V] [--event E] [--outcome O]\n"
+	    "                [--since T] [--until T] [--delivery ID] [--dry-run] [-v]\n"
 	    "       callhook --help | --version\n"
 	    "\n"
 	    "  serve     answer FastCGI requests (the default)\n"
 	    "  migrate   create or upgrade the database schema\n"
 	    "  check     validate the configuration and the database, list the sources\n"
+	    "  replay    decode stored deliveries again and re-apply their rows\n"
 	    "\n"
 	    "  -c FILE   configuration file (default %s, or $CALLHOOK_CONF)\n"
 	    "  -s SOCK   listen on unix:PATH or HOST:PORT instead of fd 0 or systemd's socket\n"
@@ -156,8 +161,9 @@ cmd_serve(const struct opts *o)
 	return serve(cfg, o->listen, workers);
 }
 
-int
-main(int argc, char **argv)
+/* Parses the shared options; returns -1 to exit with *status. */
+static int
+parse_opts(int argc, char **argv, const char *optstring, struct opts *o, int *status)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -165,33 +171,72 @@ main(int argc, char **argv)
 		{ "conninfo", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .conf = getenv("CALLHOOK_CONF") };
-	const char *cmd;
 	int ch;
+
+	while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->conf = optarg; break;
+		case 's': o->listen = optarg; break;
+		case 'w':
+			o->workers = atoi(optarg);
+			if (o->workers < 1 || o->workers > 256) {
+				fprintf(stderr, "callhook: -w takes 1 to 256\n");
+				return *status = 2, -1;
+			}
+			break;
+		case 'C': o->conninfo = optarg; break;
+		case 'h': usage(stdout); return *status = 0, -1;
+		case 'V': printf("callhook %s\n", PACKAGE_VERSION); return *status = 0, -1;
+		default: usage(stderr); return *status = 2, -1;
+		}
+	}
+	return 0;
+}
+
+/* Subcommands with their own options get the rest of the command line. */
+static int
+run_sub(const struct opts *o, int (*fn)(const struct config *, int, char **), int argc, char **argv)
+{
+	struct config *cfg = load(o->conf, false);
+	int rc;
+
+	if (cfg == NULL)
+		return 1;
+	if (cfg->nproblems > 0) {
+		config_free(cfg);
+		return 1;
+	}
+	rc = fn(cfg, argc, argv);
+	config_free(cfg);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { .conf = getenv("CALLHOOK_CONF") };
+	const char *cmd = "serve";
+	int status = 0, subc;
+	char **subv;
 
 	if (o.conf == NULL || *o.conf == '\0')
 		o.conf = DEFAULT_CONF;
-	while ((ch = getopt_long(argc, argv, "c:s:w:hV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': o.conf = optarg; break;
-		case 's': o.listen = optarg; break;
-		case 'w':
-			o.workers = atoi(optarg);
-			if (o.workers < 1 || o.workers > 256) {
-				fprintf(stderr, "callhook: -w takes 1 to 256\n");
-				return 2;
-			}
-			break;
-		case 'C': o.conninfo = optarg; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("callhook %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return 2;
+	if (parse_opts(argc, argv, "+c:s:w:hV", &o, &status) < 0)
+		return status;
+	subc = argc - optind;
+	subv = argv + optind;
+	if (subc > 0)
+		cmd = subv[0];
+	if (!strcmp(cmd, "replay"))
+		return run_sub(&o, replay_main, subc, subv);
+	if (subc > 0) {
+		optind = 1;
+		if (parse_opts(subc, subv, "c:s:w:hV", &o, &status) < 0)
+			return status;
+		if (optind < subc) {
+			fprintf(stderr, "callhook: unexpected argument: %s\n", subv[optind]);
+			return 2;
 		}
-	}
-	cmd = optind < argc ? argv[optind] : "serve";
-	if (optind + 1 < argc) {
-		fprintf(stderr, "callhook: unexpected argument: %s\n", argv[optind + 1]);
-		return 2;
 	}
 	if (!strcmp(cmd, "serve"))
 		return cmd_serve(&o);
