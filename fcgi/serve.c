@@ -18,6 +18,7 @@
 #include <fcgiapp.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "serve.h"
 #include "spool.h"
@@ -27,6 +28,8 @@
 #define STOP_GRACE_S 30
 
 static volatile sig_atomic_t got_term, got_hup, got_chld;
+static struct metrics *metrics;         /* shared by all workers */
+static int nworkers;
 
 static void
 on_signal(int sig)
@@ -108,15 +111,31 @@ reason_phrase(int status)
 }
 
 static void
-respond(FCGX_Request *fr, int status, const char *body)
+respond_as(FCGX_Request *fr, int status, const char *type, const char *body)
 {
-	FCGX_FPrintF(fr->out, "Status: %d %s\r\nContent-Type: application/json\r\n"
-	    "Cache-Control: no-store\r\n", status, reason_phrase(status));
+	FCGX_FPrintF(fr->out, "Status: %d %s\r\nContent-Type: %s\r\n"
+	    "Cache-Control: no-store\r\n", status, reason_phrase(status), type);
 	if (status == 503)
 		FCGX_FPrintF(fr->out, "Retry-After: 30\r\n");
 	if (status == 401)
 		FCGX_FPrintF(fr->out, "WWW-Authenticate: Bearer\r\n");
 	FCGX_FPrintF(fr->out, "\r\n%s\n", body);
+}
+
+static void
+respond(FCGX_Request *fr, int status, const char *body)
+{
+	respond_as(fr, status, "application/json", body);
+}
+
+/* GET /hooks/-/metrics: Prometheus text, summed over all workers. */
+static void
+serve_metrics(FCGX_Request *fr, const struct config *cfg)
+{
+	char *text = metrics_render(metrics, spool_depth(cfg->spool_dir), nworkers);
+
+	respond_as(fr, text ? 200 : 500, "text/plain; version=0.0.4", text ? text : "");
+	free(text);
 }
 
 /* GET /hooks/-/health: the database answers and the spool is not backing up. */
@@ -164,20 +183,23 @@ handle(FCGX_Request *fr, const struct config *cfg, struct store *st)
 
 	request_init(&req, cfg, fcgi_param, fr);
 	req.received_usec = now_usec();
-	if (request_route(&req) == CH_OK && req.special == SPECIAL_HEALTH) {
-		health(fr, cfg, st);
+	if (request_route(&req) == CH_OK && req.special) {
+		if (req.special == SPECIAL_HEALTH)
+			health(fr, cfg, st);
+		else
+			serve_metrics(fr, cfg);
 		request_free(&req);
 		return;
 	}
-	if (req.err == CH_OK && req.special == 0 && read_body(fr, &req) == CH_OK &&
-	    request_auth(&req) == CH_OK)
+	if (req.err == CH_OK && read_body(fr, &req) == CH_OK && request_auth(&req) == CH_OK)
 		request_process(&req, st);
-	else if (req.special == SPECIAL_METRICS)
-		req.err = CH_ERR_NOT_FOUND;
 	status = request_status(&req);
 	body = request_body(&req);
 	respond(fr, status, body ? body : "{}");
 	log_request(&req, status, mono_ms() - t0);
+	metrics_observe(metrics, req.source ? req.source->name : NULL,
+	    req.vendor ? req.vendor->name : NULL, req.err == CH_OK || req.err == CH_ERR_BAD_BODY ?
+	    outcome_name(req.outcome) : "-", status, (mono_ms() - t0) / 1e3);
 	free(body);
 	request_free(&req);
 }
@@ -189,6 +211,7 @@ worker(int listen_fd, const struct config *cfg)
 	struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
 	FCGX_Request fr;
 	sigset_t open_mask;
+	unsigned long reconnects = 0;
 
 	sigemptyset(&open_mask);
 	if (st == NULL || FCGX_InitRequest(&fr, listen_fd, 0) != 0)
@@ -202,6 +225,8 @@ worker(int listen_fd, const struct config *cfg)
 			continue;       /* another worker took it */
 		handle(&fr, cfg, st);
 		FCGX_Finish_r(&fr);
+		metrics_reconnects(metrics, store_reconnects(st) - reconnects);
+		reconnects = store_reconnects(st);
 	}
 	store_free(st);
 	_exit(0);
@@ -423,6 +448,9 @@ serve(struct config *cfg, const char *listen_spec, int workers)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if ((metrics = metrics_create()) == NULL)
+		log_msg(LOG_WARNING, "could not map shared memory: metrics disabled");
+	nworkers = workers;
 	log_msg(LOG_INFO, "serving with %d workers, %zu sources", workers, cfg->nsources);
 	rc = run_pool(&p);
 	config_free(p.cfg);
