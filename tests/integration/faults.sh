@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Nothing lost: bounded loads through nginx while PostgreSQL is stopped and restarted, while workers are
+# killed with SIGKILL, and with the database down and the spool read-only. Every request answered 200 must
+# have its delivery and rows afterwards, none twice. Prints the figures as TAP comments.
+. "$(dirname "$0")/../lib.sh"
+N=${FAULT_REQUESTS:-5000}
+
+setup_tmp
+pg_start || bail_out "PostgreSQL did not start"
+write_config
+callhook_migrate || bail_out "migrate failed"
+callhook_start 2 || bail_out "callhook did not start"
+nginx_start || bail_out "nginx did not start"
+
+# load_run NAME: N requests in the background; their results in $T/NAME.tsv.
+load_run() {
+	python3 "$REPO/tests/load/load.py" --port "$NGINX_PORT" --token "$TOKEN" -n "$N" -c 8 --seconds 150 \
+		--out "$T/$1.tsv" >"$T/$1.out" 2>&1 &
+	LOAD_PID=$!
+}
+
+spool_empty() { [ -z "$(ls -A "$T/spool" 2>/dev/null | grep '\.req$')" ]; }
+
+# verify NAME: every acknowledged request has its delivery and its row; print the figures.
+verify() {
+	local name=$1 tsv=$T/$1.tsv
+	sql "create table if not exists public.acked (sha text, tbl text, ext text, status int, answer text)" >/dev/null
+	sql "truncate public.acked" >/dev/null
+	as_user cat "$tsv" | _psql callhook -c "copy public.acked from stdin" >/dev/null
+	local total acked spooled dups missing_d missing_r twice stored
+	total=$(sql "select count(*) from public.acked")
+	acked=$(sql "select count(*) from public.acked where status = 200")
+	spooled=$(sql "select count(*) from public.acked where answer = 'spooled'")
+	dups=$(sql "select count(*) from public.acked where answer = 'duplicate'")
+	missing_d=$(sql "select count(*) from public.acked a where status = 200 and not exists
+		(select 1 from callhook.deliveries d where d.source = 'ct' and encode(d.body_sha256, 'hex') = a.sha)")
+	missing_r=$(sql "select count(*) from public.acked a where status = 200 and not exists (
+		select 1 from callhook.calls c where a.tbl = 'calls' and c.source = 'ct' and c.external_id = a.ext
+		union all select 1 from callhook.messages m where a.tbl = 'messages' and m.source = 'ct' and m.external_id = a.ext
+		union all select 1 from callhook.voicemails v where a.tbl = 'voicemails' and v.source = 'ct' and v.external_id = a.ext)")
+	twice=$(sql "select count(*) - count(distinct (source, body_sha256)) from callhook.deliveries")
+	stored=$(sql "select count(*) from callhook.deliveries where outcome = 'stored'")
+	diag "$name: requests $total, acknowledged $acked (spooled $spooled, duplicate $dups), other answers $((total - acked)), deliveries stored $stored"
+	is "$total" "$N" "$name: every request was answered or failed visibly"
+	is "$missing_d" 0 "$name: every request answered 200 has its delivery"
+	is "$missing_r" 0 "$name: every request answered 200 has its row"
+	is "$twice" 0 "$name: no delivery is stored twice"
+	is "$(sql "select count(*) from callhook.deliveries d where outcome = 'stored' and event like 'call.%' and not exists
+		(select 1 from callhook.calls c where c.source = d.source and c.external_id = convert_from(d.body, 'UTF8')::jsonb->'data'->>'id')")" 0 \
+		"$name: no stored call delivery lacks its row (no partial transaction)"
+}
+
+reset_db() {
+	sql "truncate callhook.deliveries, callhook.calls, callhook.messages, callhook.voicemails, callhook.call_events restart identity cascade" >/dev/null
+}
+
+# 1. PostgreSQL stopped for several seconds in the middle of the load.
+load_run pgdown
+sleep 2
+pg_stop
+diag "PostgreSQL stopped at $(date +%T)"
+sleep 5
+pg_start || bail_out "PostgreSQL did not restart"
+diag "PostgreSQL started at $(date +%T)"
+wait "$LOAD_PID"
+t0=$SECONDS
+wait_until 60 spool_empty || diag "spool still holds $(ls "$T/spool" | wc -l) files"
+diag "pgdown: spool drained $((SECONDS - t0)) s after the load ended"
+ok spool_empty "pgdown: the spool is empty again after PostgreSQL came back"
+ok "grep -q 'spooled' '$T/pgdown.tsv'" "pgdown: some requests were spooled while PostgreSQL was down"
+verify pgdown
+
+# 2. Workers killed with SIGKILL several times during the load.
+reset_db
+load_run kill
+kills=0
+for i in 1 2 3 4 5; do
+	sleep 1
+	victim=$(children_of "$CALLHOOK_PID" | head -n 1)
+	# when root, $CALLHOOK_PID is setpriv's exec'd callhook parent itself
+	[ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null && kills=$((kills + 1))
+done
+wait "$LOAD_PID"
+diag "kill: $kills workers killed with SIGKILL"
+ok "[ $kills -ge 3 ]" "kill: workers were killed at least three times"
+ok "[ \$(children_of $CALLHOOK_PID | wc -l) -eq 2 ]" "kill: the parent restarted the killed workers"
+verify kill
+
+# 3. PostgreSQL down and the spool read-only: 503, never 200.
+reset_db
+pg_stop
+chmod 0555 "$T/spool"
+[ "$IS_ROOT" = 1 ] && chown root:root "$T/spool"
+N=200
+load_run readonly
+wait "$LOAD_PID"
+is "$(awk -F'\t' '$4 != 503' "$T/readonly.tsv" | wc -l | tr -d ' ')" 0 "readonly: every answer is 503 with the database down and the spool unwritable"
+own "$T/spool"
+chmod 0700 "$T/spool"
+pg_start || bail_out "PostgreSQL did not restart"
+is "$(sql "select count(*) from callhook.deliveries")" 0 "readonly: nothing was stored (nothing was acknowledged)"
+post POST "/hooks/ct?token=$TOKEN" -H 'Content-Type: application/json' \
+	--data '{"type":"call.received","data":{"id":"after"},"timestamp":"2026-11-22T10:00:00"}'
+is "$HTTP_STATUS" 200 "readonly: the same workers serve again once PostgreSQL is back"
+
+done_testing
