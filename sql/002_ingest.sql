@@ -62,6 +62,7 @@ DECLARE
     v_old      jsonb;
     v_set      jsonb := '{}'::jsonb;
     v_data     jsonb;
+    v_dt       jsonb;
     v_last     timestamptz;
     v_cur      text;
     v_id       bigint;
@@ -75,6 +76,9 @@ BEGIN
         -- A new row: every given column stamped with this event's time.
         SELECT coalesce(jsonb_object_agg(c.key, v_ev), '{}'::jsonb) INTO v_ft
           FROM jsonb_object_keys(p_cols) AS c(key);
+        -- field_times.data holds the time of each top-level key of data.
+        SELECT v_ft || jsonb_build_object('data', coalesce(jsonb_object_agg(c.key, v_ev), '{}'::jsonb))
+          INTO v_ft FROM jsonb_object_keys(coalesce(p_data, '{}'::jsonb)) AS c(key);
         v_rec := p_cols || v_forced || jsonb_build_object(
             'source', p_source, 'vendor', p_vendor, 'external_id', p_external_id,
             'data', p_data, 'is_test', p_is_test, 'first_seen_at', p_received_at,
@@ -125,12 +129,17 @@ BEGIN
         v_ft := v_ft || jsonb_build_object(k, v_ev);
     END LOOP;
 
+    -- data merges key by key under the same rule as columns, so the arrival order never matters.
     v_last := (v_old->>'last_event_at')::timestamptz;
-    IF v_last IS NULL OR p_event_time >= v_last THEN
-        v_data := (v_old->'data') || p_data;
-    ELSE
-        v_data := p_data || (v_old->'data');
-    END IF;
+    v_data := coalesce(v_old->'data', '{}'::jsonb);
+    v_dt := coalesce(v_ft->'data', '{}'::jsonb);
+    FOR k, v IN SELECT e.key, e.value FROM jsonb_each(coalesce(p_data, '{}'::jsonb)) AS e LOOP
+        v_cur := v_dt->>k;
+        CONTINUE WHEN v_cur IS NOT NULL AND p_event_time < v_cur::timestamptz;
+        v_data := v_data || jsonb_build_object(k, v);
+        v_dt := v_dt || jsonb_build_object(k, v_ev);
+    END LOOP;
+    v_ft := v_ft || jsonb_build_object('data', v_dt);
     v_rec := v_set || v_forced || jsonb_build_object(
         'field_times', v_ft, 'data', v_data,
         'last_event_at', greatest(v_last, p_event_time),

@@ -214,11 +214,15 @@ SELECT caller_name, array_to_string(tags, ','), (SELECT form_data FROM callhook.
   FROM callhook.calls WHERE external_id = 'M2';
 SQL
 check "field_times records each column's event time; data merges newest-first" \
-	'{"tags": "2024-05-01T10:00:00.000000Z", "value": "2024-05-01T10:00:00.000000Z", "answered": "2024-05-01T10:00:00.000000Z", "caller_name": "2024-05-01T10:00:00.000000Z"}|{"a": 2, "b": 2, "c": 1}' <<'SQL'
+	'{"data": {}, "tags": "2024-05-01T10:00:00.000000Z", "value": "2024-05-01T10:00:00.000000Z", "answered": "2024-05-01T10:00:00.000000Z", "caller_name": "2024-05-01T10:00:00.000000Z"}|{"a": 2, "b": 2, "c": 1}' <<'SQL'
 SELECT public.ing(jsonb_build_array(public.op('calls', 'M3', '2024-05-01T11:00:00Z', '{}', '{"a": 2, "b": 2}'))) \g /dev/null
 SELECT public.ing(jsonb_build_array(public.op('calls', 'M3', '2024-05-01T10:00:00Z', '{}', '{"a": 1, "c": 1}'))) \g /dev/null
 SELECT field_times FROM callhook.calls WHERE external_id = 'M2';
 SELECT data FROM callhook.calls WHERE external_id = 'M3';
+SQL
+check "each key of data keeps the time of the event that set it" \
+	'{"a": "2024-05-01T11:00:00.000000Z", "b": "2024-05-01T11:00:00.000000Z", "c": "2024-05-01T10:00:00.000000Z"}' <<'SQL'
+SELECT field_times->'data' FROM callhook.calls WHERE external_id = 'M3';
 SQL
 check "an event without event_time is timed at the delivery's received_at" "t" <<'SQL'
 SELECT public.ing('[{"table": "trackers", "external_id": "TR1", "cols": {"name": "Main line", "numbers": ["+15550001111"], "active": true}}]') \g /dev/null
