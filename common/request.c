@@ -647,6 +647,21 @@ ingest_raw(const struct config *cfg, struct store *st, const struct raw_delivery
 	return err != CH_OK ? err : derr;
 }
 
+void
+request_allow(const struct request *req, char *buf, size_t len)
+{
+	static const struct { unsigned bit; const char *name; } m[] = {
+		{ M_GET, "GET" }, { M_POST, "POST" }, { M_PUT, "PUT" }, { M_PATCH, "PATCH" },
+	};
+	unsigned methods = req->special ? M_GET : req->vendor ? req->vendor->methods : 0;
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (methods & m[i].bit)
+			n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? ", " : "", m[i].name);
+}
+
 int
 request_status(const struct request *req)
 {

@@ -95,6 +95,9 @@ enum ch_err decode_delivery(const struct config *cfg, const struct raw_delivery 
 int request_status(const struct request *req);
 char *request_body(const struct request *req);
 
+/* The methods the request's source accepts, for a 405's Allow header ("GET, POST"). */
+void request_allow(const struct request *req, char *buf, size_t len);
+
 /* Lower-case media type without parameters into out (64 bytes). */
 void media_type(const char *content_type, char out[64]);
 

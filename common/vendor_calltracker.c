@@ -217,6 +217,9 @@ ct_decode(const struct delivery_in *in, struct decoded *d)
 		return err;
 	if (ev->extra != NULL && (err = ev->extra(ev, data, row_cols(row), d)) != CH_OK)
 		return err;
+	/* voicemail.received data carries no time of its own: the envelope's is when it arrived */
+	if (!strcmp(ev->table, "voicemails") && t != NULL && json_find(row_cols(row), "received_at") == NULL)
+		cols_set_str(row_cols(row), "received_at", t);
 	d->outcome = OUT_STORED;
 	return CH_OK;
 }

@@ -111,7 +111,7 @@ reason_phrase(int status)
 }
 
 static void
-respond_as(FCGX_Request *fr, int status, const char *type, const char *body)
+respond_as(FCGX_Request *fr, int status, const char *type, const char *allow, const char *body)
 {
 	FCGX_FPrintF(fr->out, "Status: %d %s\r\nContent-Type: %s\r\n"
 	    "Cache-Control: no-store\r\n", status, reason_phrase(status), type);
@@ -119,13 +119,15 @@ respond_as(FCGX_Request *fr, int status, const char *type, const char *body)
 		FCGX_FPrintF(fr->out, "Retry-After: 30\r\n");
 	if (status == 401)
 		FCGX_FPrintF(fr->out, "WWW-Authenticate: Bearer\r\n");
+	if (status == 405 && allow != NULL && *allow)
+		FCGX_FPrintF(fr->out, "Allow: %s\r\n", allow);
 	FCGX_FPrintF(fr->out, "\r\n%s\n", body);
 }
 
 static void
 respond(FCGX_Request *fr, int status, const char *body)
 {
-	respond_as(fr, status, "application/json", body);
+	respond_as(fr, status, "application/json", NULL, body);
 }
 
 /* GET /hooks/-/metrics: Prometheus text, summed over all workers. */
@@ -134,7 +136,7 @@ serve_metrics(FCGX_Request *fr, const struct config *cfg)
 {
 	char *text = metrics_render(metrics, spool_depth(cfg->spool_dir), nworkers);
 
-	respond_as(fr, text ? 200 : 500, "text/plain; version=0.0.4", text ? text : "");
+	respond_as(fr, text ? 200 : 500, "text/plain; version=0.0.4", NULL, text ? text : "");
 	free(text);
 }
 
@@ -178,7 +180,7 @@ handle(FCGX_Request *fr, const struct config *cfg, struct store *st)
 {
 	struct request req;
 	double t0 = mono_ms();
-	char *body;
+	char *body, allow[64];
 	int status;
 
 	request_init(&req, cfg, fcgi_param, fr);
@@ -195,7 +197,8 @@ handle(FCGX_Request *fr, const struct config *cfg, struct store *st)
 		request_process(&req, st);
 	status = request_status(&req);
 	body = request_body(&req);
-	respond(fr, status, body ? body : "{}");
+	request_allow(&req, allow, sizeof(allow));
+	respond_as(fr, status, "application/json", allow, body ? body : "{}");
 	log_request(&req, status, mono_ms() - t0);
 	metrics_observe(metrics, req.source ? req.source->name : NULL,
 	    req.vendor ? req.vendor->name : NULL, req.err == CH_OK || req.err == CH_ERR_BAD_BODY ?

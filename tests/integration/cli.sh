@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016,SC2034,SC2119  # ok takes code in single quotes (its variables look unused); write_config takes optional arguments
+# The command line: --version, --help, check (good and bad configs, database state), migrate (twice, two at
+# once on a fresh database, a second database in the same cluster), and serve refusing root. Prints TAP.
+set -euo pipefail
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+setup_tmp
+prepare_callhook
+
+# run ARGS...: run callhook as the test user; sets OUT (stdout and stderr) and RC.
+run() {
+	OUT=$(callhook_run "$@" 2>&1) && RC=0 || RC=$?
+}
+
+# --- --version, --help ----------------------------------------------------------------------------------
+version=$(sed -n 's/^AC_INIT(\[callhook\], *\[\([^]]*\)\].*/\1/p' "$REPO/configure.ac")
+[ -n "$version" ] || bail_out "configure.ac has AC_INIT([callhook], [VERSION])"
+run --version
+is "$RC" 0 "--version exits 0"
+like "$OUT" "callhook.*${version//./\\.}" "--version prints callhook $version"
+run --help
+is "$RC" 0 "--help exits 0"
+like "$OUT" 'serve' "--help mentions serve"
+like "$OUT" 'migrate' "--help mentions migrate"
+like "$OUT" 'check' "--help mentions check"
+
+# --- check before migrate, migrate ------------------------------------------------------------------------
+pg_start || bail_out "PostgreSQL starts"
+write_config
+conf=$T/callhook.conf
+
+run -c "$conf" check
+ok '[ "$RC" -ne 0 ]' "check exits non-zero before the schema exists"
+like "$OUT" '.' "check says what is wrong before the schema exists"
+
+callhook_run -c "$conf" migrate >"$T/m1.log" 2>&1 &
+m1=$!
+callhook_run -c "$conf" migrate >"$T/m2.log" 2>&1 &
+m2=$!
+wait "$m1" && rc1=0 || rc1=$?
+wait "$m2" && rc2=0 || rc2=$?
+is "$rc1" 0 "two migrate runs at once on a fresh database: the first succeeds"
+[ "$rc1" = 0 ] || diag "$(cat "$T/m1.log")"
+is "$rc2" 0 "two migrate runs at once on a fresh database: the second succeeds"
+[ "$rc2" = 0 ] || diag "$(cat "$T/m2.log")"
+tables="'deliveries','calls','messages','trackers','usage','voicemails'"
+is "$(sql "select count(*) from pg_tables where schemaname = 'callhook' and tablename in ($tables)")" 6 \
+	"migrate created the tables in schema callhook"
+is "$(sql "select string_agg(rolname, ',' order by rolname) from pg_roles where rolname like 'callhook\\_%er'")" \
+	"callhook_reader,callhook_writer" "migrate created the roles callhook_writer and callhook_reader"
+
+run -c "$conf" migrate
+is "$RC" 0 "migrate again succeeds"
+[ "$RC" = 0 ] || diag "$OUT"
+run -c "$conf" migrate
+is "$RC" 0 "migrate a third time succeeds"
+pg_grant_writer >/dev/null
+
+_psql postgres -c "create database callhook2" >/dev/null
+sed 's/dbname=callhook /dbname=callhook2 /; s/dbname=callhook$/dbname=callhook2/' "$conf" >"$T/second.conf"
+run -c "$T/second.conf" migrate
+is "$RC" 0 "migrate a second database in the same cluster (the roles exist already)"
+[ "$RC" = 0 ] || diag "$OUT"
+
+# --- check on a good config -------------------------------------------------------------------------------
+run -c "$conf" check
+is "$RC" 0 "check on a good config exits 0"
+[ "$RC" = 0 ] || diag "$OUT"
+like "$OUT" '/hooks/ct/' "check lists source ct with its URL path /hooks/ct/"
+like "$OUT" '/hooks/ct-open/' "check lists source ct-open with its URL path /hooks/ct-open/"
+unlike "$OUT" "$TOKEN" "check does not print the token"
+
+OUT=$(cd "$T" && CALLHOOK_CONF=$conf callhook_run check 2>&1) && RC=0 || RC=$?
+is "$RC" 0 "CALLHOOK_CONF names the config file"
+
+# The sample of DESIGN.md's style: comments on their own lines and after values.
+cat >"$T/commented.conf" <<EOF
+; callhook.conf in the style of DESIGN.md
+[database]
+conninfo = host=$T/pg dbname=callhook user=callhook_w   ; any libpq conninfo
+
+[server]
+max_body = 512k                           ; larger bodies get 413
+spool_dir = $T/spool                      ; where requests wait while PostgreSQL is unreachable
+
+[source acme-calltracker]                 ; the first path segment after /hooks/
+vendor = calltracker
+token = 4f9c1d0e                          ; required as ?token=… or "Authorization: Bearer …"
+EOF
+run -c "$T/commented.conf" check
+is "$RC" 0 "check accepts comments after values, as in DESIGN.md's sample"
+[ "$RC" = 0 ] || diag "$OUT"
+like "$OUT" '/hooks/acme-calltracker/' "check lists acme-calltracker with its URL path"
+
+# --- check on configs with mistakes -----------------------------------------------------------------------
+# expect_mistake FILE LINE WORD DESCRIPTION: $OUT names FILE and LINE, on a line that mentions WORD.
+expect_mistake() {
+	local at word=$3
+	at=$(grep -E -- "$1(:| line |, line )$2([^0-9]|\$)" <<<"$OUT" || true)
+	ok '[ -n "$at" ] && grep -qiF -- "$word" <<<"$at"' "$4: the message names $(basename "$1"):$2 and '$3'"
+}
+# line_of FILE ERE [N]: the number of the Nth line of FILE matching ERE.
+line_of() { grep -nE -- "$2" "$1" | sed -n "${3:-1}p" | cut -d: -f1; }
+
+
+# mistake NAME WORD ERE N DESCRIPTION <CONFIG: check $T/NAME.conf (the config, from stdin); expect the one
+# mistake on the Nth line matching ERE, named with WORD.
+mistake() {
+	local f=$T/$1.conf
+	cat >"$f"
+	run -c "$f" check
+	ok '[ "$RC" -ne 0 ]' "$5: check exits non-zero"
+	expect_mistake "$f" "$(line_of "$f" "$3" "$4")" "$2" "$5"
+	unlike "$OUT" "$TOKEN" "$5: the token is not printed"
+}
+mistake unknown-key colour '^colour' 1 "unknown key in [server]" <<EOF
+[database]
+conninfo = host=$T/pg dbname=callhook user=callhook_w
+
+[server]
+max_body = 1M
+colour = blue
+spool_dir = $T/spool
+
+[source ct]
+vendor = calltracker
+token = $TOKEN
+EOF
+mistake bad-size max_body '^max_body' 1 "max_body = 12Q" <<EOF
+[database]
+conninfo = host=$T/pg dbname=callhook user=callhook_w
+
+[server]
+max_body = 12Q
+spool_dir = $T/spool
+
+[source ct]
+vendor = calltracker
+token = $TOKEN
+EOF
+mistake no-vendor vendor '^\[source novendor\]' 1 "source without vendor" <<EOF
+[database]
+conninfo = host=$T/pg dbname=callhook user=callhook_w
+
+[server]
+spool_dir = $T/spool
+
+[source novendor]
+token = $TOKEN
+EOF
+mistake duplicate twice '^\[source twice\]' 2 "two [source twice] sections" <<EOF
+[database]
+conninfo = host=$T/pg dbname=callhook user=callhook_w
+
+[server]
+spool_dir = $T/spool
+
+[source twice]
+vendor = calltracker
+token = $TOKEN
+
+[source twice]
+vendor = calltracker
+allow_unauthenticated = yes
+EOF
+mistake no-credentials nocreds '^\[source nocreds\]' 1 "source without credentials" <<EOF
+[database]
+conninfo = host=$T/pg dbname=callhook user=callhook_w
+
+[server]
+spool_dir = $T/spool
+
+[source ct]
+vendor = calltracker
+token = $TOKEN
+
+[source nocreds]
+vendor = calltracker
+EOF
+
+# All five in one file: each one is reported with its line.
+f=$T/five-mistakes.conf
+cat >"$f" <<EOF
+; five mistakes
+[database]
+conninfo = host=$T/pg dbname=callhook user=callhook_w
+
+[server]
+max_body = 12Q
+colour = blue
+spool_dir = $T/spool
+
+[source novendor]
+token = $TOKEN
+
+[source twice]
+vendor = calltracker
+token = one
+
+[source twice]
+vendor = calltracker
+token = two
+
+[source nocreds]
+vendor = calltracker
+EOF
+run -c "$f" check
+ok '[ "$RC" -ne 0 ]' "five mistakes: check exits non-zero"
+expect_mistake "$f" 6 max_body "five mistakes: max_body = 12Q"
+expect_mistake "$f" 7 colour "five mistakes: unknown key"
+expect_mistake "$f" 10 vendor "five mistakes: source without vendor"
+expect_mistake "$f" 17 twice "five mistakes: duplicate source"
+expect_mistake "$f" 21 nocreds "five mistakes: source without credentials"
+unlike "$OUT" "$TOKEN" "five mistakes: the token is not printed"
+
+# --- serve refuses root -----------------------------------------------------------------------------------
+if [ "$IS_ROOT" = 1 ]; then
+	OUT=$(cd "$T" && timeout 5 "$CH" -c "$conf" serve -s "unix:$T/root.sock" -w 1 </dev/null 2>&1) && RC=0 || RC=$?
+	ok '[ "$RC" -ne 0 ] && [ "$RC" -ne 124 ]' "serve as root exits non-zero at once"
+	like "$OUT" 'root' "serve as root says why"
+else
+	diag "not root: serve's refusal to run as root is not checked"
+fi
+
+# --- the database goes away -------------------------------------------------------------------------------
+pg_stop
+run -c "$conf" check
+ok '[ "$RC" -ne 0 ]' "check exits non-zero when the database is unreachable"
+run -c "$conf" migrate
+ok '[ "$RC" -ne 0 ]' "migrate exits non-zero when the database is unreachable"
+
+done_testing
