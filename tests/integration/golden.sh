@@ -12,6 +12,7 @@
 #                   result (for 2xx the expected JSON "status"; otherwise a case-insensitive substring of
 #                   the JSON "error"), repeat (post N times: the later answers must be "duplicate" with the
 #                   same "delivery" id)
+#                   body (the exact expected response body, compared byte for byte)
 #   <case>.expect   blocks of "-- query [label]", SQL (one statement, may span lines), "-- expect", then the
 #                   expected `psql -At` output lines (columns joined by '|', NULL prints as nothing).
 #                   Lines before the first "-- query" are comments. Queries run as the superuser with
@@ -66,6 +67,7 @@ load_meta() {
 	local line key value headers_reset=0
 	if [ "${2:-}" != inherit ]; then
 		M_method=POST M_path='' M_query='' M_ct=application/json M_status='' M_result='' M_repeat=1
+		M_body='' M_body_set=0
 		M_headers=()
 	fi
 	[ -f "$1" ] || return 0
@@ -82,6 +84,7 @@ load_meta() {
 		status) M_status=$value ;;
 		result) M_result=$value ;;
 		repeat) M_repeat=$value ;;
+		body) M_body=$value M_body_set=1 ;;
 		header)
 			if [ "$headers_reset" = 0 ]; then
 				M_headers=()
@@ -141,6 +144,7 @@ post_step() {
 		local what=$label
 		[ "$M_repeat" -eq 1 ] || what="$label (post $i of $M_repeat)"
 		[ -z "$M_status" ] || is "$HTTP_STATUS" "$M_status" "$what: HTTP status"
+		[ "$M_body_set" = 0 ] || is "$RESP_BODY" "$M_body" "$what: body is exactly $M_body"
 		[ -n "$M_result" ] || continue
 		if [[ $M_status == 2* ]]; then
 			st=$M_result

@@ -31,7 +31,8 @@ test_config(void)
 	    "[source ct]\nvendor = calltracker\ntoken = s3cret\n"
 	    "[source hdr]\nvendor = calltracker\nheader = X-Api-Key: k3y\n"
 	    "[source basic]\nvendor = calltracker\nbasic_auth = user:pa55\n"
-	    "[source open]\nvendor = calltracker\nallow_unauthenticated = yes\n", fp);
+	    "[source open]\nvendor = calltracker\nallow_unauthenticated = yes\n"
+	    "[source cr]\nvendor = callrail\nsigning_key = 072e77e426f92738a72fe23c4d1953b4\n", fp);
 	fclose(fp);
 	cfg = config_load(path);
 	unlink(path);
@@ -145,6 +146,41 @@ credentials(const struct config *cfg)
 	CHECK(auth(cfg, open) == CH_OK, "allow_unauthenticated needs nothing");
 }
 
+/* CallRail's published vector ("Validating Payloads"): this key and body give this signature. */
+static void
+callrail_vector(const struct config *cfg)
+{
+	const char *good[] = { POST_JSON("/hooks/cr/post_call", "2279"), "HTTP_SIGNATURE",
+	    "UZAHbUdfm3GqL7qzilGozGzWV64=", NULL };
+	const char *bad[] = { POST_JSON("/hooks/cr/post_call", "2279"), "HTTP_SIGNATURE",
+	    "UZAHbUdfm3GqL7qzilGozGzWV65=", NULL };
+	const char *none[] = { POST_JSON("/hooks/cr/post_call", "2279"), NULL };
+	const char *const *envs[3] = { good, bad, none };
+	enum ch_err want[3] = { CH_OK, CH_ERR_UNAUTHORIZED, CH_ERR_UNAUTHORIZED };
+	FILE *fp = fopen(SRCDIR "/tests/fixtures/callrail/post_call_docs_vector.body", "rb");
+	char body[4096];
+	size_t n = fp ? fread(body, 1, sizeof(body), fp) : 0;
+	struct request req;
+	int i;
+
+	if (fp)
+		fclose(fp);
+	CHECK(n == 2279, "the published sample body is 2279 bytes (got %zu)", n);
+	for (i = 0; i < 3; i++) {
+		request_init(&req, cfg, env_param, (void *)envs[i]);
+		if (request_route(&req) == CH_OK) {
+			req.body = malloc(n + 1);
+			memcpy(req.body, body, n);
+			req.body_len = n;
+			CHECK(request_auth(&req) == want[i], "CallRail signature case %d: %s", i,
+			    i == 0 ? "the published signature verifies" : i == 1 ? "one changed character fails" :
+			    "a missing signature fails");
+		} else
+			CHECK(0, "CallRail vector request routes");
+		request_free(&req);
+	}
+}
+
 static void
 answers(void)
 {
@@ -174,6 +210,7 @@ test_request(void)
 	CHECK(cfg->nproblems == 0, "request test config loads");
 	routing(cfg);
 	credentials(cfg);
+	callrail_vector(cfg);
 	answers();
 	config_free(cfg);
 }
