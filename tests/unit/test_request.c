@@ -27,7 +27,7 @@ test_config(void)
 	FILE *fp = fdopen(fd, "w");
 	struct config *cfg;
 
-	fputs("[server]\nmax_body = 1k\n"
+	fputs("[server]\nmax_body = 4k\n"
 	    "[source ct]\nvendor = calltracker\ntoken = s3cret\n"
 	    "[source hdr]\nvendor = calltracker\nheader = X-Api-Key: k3y\n"
 	    "[source basic]\nvendor = calltracker\nbasic_auth = user:pa55\n"
@@ -72,8 +72,8 @@ routing(const struct config *cfg)
 	const char *event[] = { POST_JSON("/hooks/ct/call_received", "10"), NULL };
 	const char *get[] = { "REQUEST_METHOD", "GET", "DOCUMENT_URI", "/hooks/ct", NULL };
 	const char *del[] = { "REQUEST_METHOD", "DELETE", "DOCUMENT_URI", "/hooks/ct", NULL };
-	const char *big[] = { POST_JSON("/hooks/ct", "1025"), NULL };
-	const char *limit[] = { POST_JSON("/hooks/ct", "1024"), NULL };
+	const char *big[] = { POST_JSON("/hooks/ct", "4097"), NULL };
+	const char *limit[] = { POST_JSON("/hooks/ct", "4096"), NULL };
 	const char *badlen[] = { POST_JSON("/hooks/ct", "12x"), NULL };
 	const char *hugelen[] = { POST_JSON("/hooks/ct", "99999999999999999999999"), NULL };
 	const char *text[] = { "REQUEST_METHOD", "POST", "DOCUMENT_URI", "/hooks/ct",
