@@ -80,6 +80,25 @@ open_conn(const char *conninfo)
 	return conn;
 }
 
+/* Warns once when serve connects with more rights than it needs (DESIGN.md: the writer role). */
+static void
+check_privileges(PGconn *conn)
+{
+	PGresult *r = PQexec(conn, "SELECT r.rolsuper, EXISTS (SELECT 1 FROM pg_catalog.pg_tables t "
+	    "WHERE t.schemaname = 'callhook' AND t.tableowner = current_user) FROM pg_catalog.pg_roles r "
+	    "WHERE r.rolname = current_user");
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		if (!strcmp(PQgetvalue(r, 0, 0), "t"))
+			log_msg(LOG_WARNING, "the database role is a superuser: connect as a member of "
+			    "callhook_writer instead");
+		else if (!strcmp(PQgetvalue(r, 0, 1), "t"))
+			log_msg(LOG_WARNING, "the database role owns callhook's tables: connect as a member "
+			    "of callhook_writer instead");
+	}
+	PQclear(r);
+}
+
 static bool
 prepare(struct store *st)
 {
@@ -104,6 +123,8 @@ store_connect(struct store *st)
 		return CH_ERR_DB_DOWN;
 	if (st->was_connected)
 		st->reconnects++;
+	else
+		check_privileges(st->conn);
 	st->was_connected = true;
 	if (!prepare(st)) {
 		PQfinish(st->conn);
