@@ -14,6 +14,7 @@ void test_callrail(void);
 void test_salpre(void);
 void test_callscaler(void);
 void test_fonedynamics(void);
+void test_docs(void);
 
 int
 main(void)
@@ -27,6 +28,7 @@ main(void)
 	test_salpre();
 	test_callscaler();
 	test_fonedynamics();
+	test_docs();
 	printf("1..%d\n", tap_count);
 	printf("# unit: %d passed, %d failed\n", tap_count - tap_failed, tap_failed);
 	return tap_failed ? 1 : 0;

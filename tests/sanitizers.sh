@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The suite again against an AddressSanitizer + UndefinedBehaviorSanitizer build: unit tests and the
+# integration tests through nginx and PostgreSQL. Any sanitizer report fails the run.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+repo=$PWD
+dir=$repo/tests/out/asan
+rm -rf "$dir"
+mkdir -p "$dir/src" "$dir/logs"
+chmod 1777 "$dir/logs"
+chmod 755 "$dir" "$repo/tests/out"
+n=0
+tap() { n=$((n + 1)); echo "$1 $n - $2"; }
+
+git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$dir/src"
+if ! (cd "$dir/src" && autoreconf -fi && ./configure -q --enable-sanitizers --enable-werror &&
+	make -j2 && make -j2 check TESTS=) >"$dir/build.log" 2>&1; then
+	tap "not ok" "sanitizer build (see $dir/build.log)"
+	exit 1
+fi
+tap ok "sanitizer build"
+
+export ASAN_OPTIONS="log_path=$dir/logs/asan:detect_leaks=1:halt_on_error=1"
+export UBSAN_OPTIONS="log_path=$dir/logs/ubsan:print_stacktrace=1:halt_on_error=1"
+export CALLHOOK=$dir/src/callhook
+export FAULT_REQUESTS=${FAULT_REQUESTS_ASAN:-1500}
+
+# Each component's TAP lines, renamed "asan: …"; its failures count like any other.
+run() {
+	local name=$1 rc
+	shift
+	"$@" 2>&1 | sed -E "s/^(not ok|ok) [0-9]+ - /\1 - asan: $name: /" | grep -E '^(not )?ok|^#' | grep -v '^# callhook\['
+	rc=${PIPESTATUS[0]}
+	[ "$rc" = 0 ] || tap "not ok" "asan: $name exited with status $rc"
+}
+run unit "$dir/src/test-unit"
+for t in golden http routing permutations faults hostile secrets privilege; do
+	[ -f "tests/integration/$t.sh" ] && run "$t" bash "tests/integration/$t.sh"
+done
+reports=$(ls "$dir/logs" | wc -l)
+if [ "$reports" -eq 0 ]; then
+	tap ok "no sanitizer report in any process"
+else
+	tap "not ok" "sanitizer reports: $(ls "$dir/logs" | tr '\n' ' ')"
+	head -n 40 "$dir"/logs/* | sed 's/^/# /'
+fi
