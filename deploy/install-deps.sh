@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what callhook needs to build, test and run its demo on Debian 12, with apt-get; idempotent.
 # Installs only what is missing (and runs `apt-get update` only then); as root, or through sudo.
+# With --test, also what the test suite uses (sanitizers, fuzzers, valgrind, packaging, a browser).
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,13 @@ packages=(
 	nginx-light curl spawn-fcgi
 	util-linux
 )
+if [ "${1:-}" = --test ]; then
+	packages+=(
+		clang libclang-rt-14-dev valgrind python3 openssl git
+		mandoc debhelper dpkg-dev fakeroot lintian systemd
+		netcat-openbsd chromium
+	)
+fi
 
 installed() { # installed PACKAGE: dpkg has it fully installed
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]

@@ -45,7 +45,7 @@ not_run() {
 }
 
 if [ "${CALLHOOK_SKIP_DEPS:-0}" != 1 ]; then
-	component install-deps bash deploy/install-deps.sh
+	component install-deps bash deploy/install-deps.sh --test
 fi
 # `make check TESTS=` builds the check programs (./test-unit) without running them: they run below.
 component build sh -c 'autoreconf -fi && ./configure -q --enable-werror && make -j2 && make -j2 check TESTS='
@@ -62,6 +62,11 @@ for t in tests/integration/*.sh; do
 	[ -f "$t" ] || continue
 	component "$(basename "$t" .sh)" bash "$t"
 done
+
+# Hostile input under the sanitizers, the fuzzers for a bounded time, and valgrind on the integration tests.
+component fuzz bash tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
+limit=1800 component sanitizers bash tests/sanitizers.sh
+limit=1200 component valgrind bash tests/valgrind.sh
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
