@@ -16,6 +16,8 @@ const struct option_doc config_options[] = {
 	  "libpq connection string or URI used by serve; PG* environment variables also apply" },
 	{ "database", "migrate_conninfo", NULL,
 	  "connection used by migrate only, typically the schema owner (default: conninfo)" },
+	{ "database", "report_conninfo", NULL,
+	  "connection used by report and tail, a role granted callhook_reader (default: conninfo)" },
 	{ "server", "max_body", "1M", "largest accepted request body; larger ones get 413 (suffix k, M)" },
 	{ "server", "spool_dir", "/var/spool/callhook",
 	  "where requests wait while PostgreSQL is unreachable" },
@@ -213,6 +215,8 @@ database_key(struct parse *p, const char *name, const char *v)
 		return set_str(&p->cfg->conninfo, v);
 	if (!strcmp(name, "migrate_conninfo"))
 		return set_str(&p->cfg->migrate_conninfo, v);
+	if (!strcmp(name, "report_conninfo"))
+		return set_str(&p->cfg->report_conninfo, v);
 	problem(p->cfg, p->line, "unknown key \"%s\" in [database]", name);
 	return true;
 }
@@ -410,6 +414,7 @@ config_free(struct config *cfg)
 	free(cfg->path);
 	free(cfg->conninfo);
 	free(cfg->migrate_conninfo);
+	free(cfg->report_conninfo);
 	free(cfg->spool_dir);
 	free(cfg);
 }

@@ -26,6 +26,7 @@ struct config {
 	char *path;
 	char *conninfo;
 	char *migrate_conninfo;  /* NULL: use conninfo */
+	char *report_conninfo;   /* NULL: use conninfo */
 	size_t max_body;
 	char *spool_dir;
 	int route_timeout_ms;    /* bound on callhook.route_call() */

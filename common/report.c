@@ -1,6 +1,7 @@
 /*
- * callhook report: runs the report views of sql/003_reports.sql and prints them as aligned text, RFC 4180
- * CSV, or one self-contained HTML page with inline SVG charts (no scripts, fonts or images from elsewhere).
+ * callhook report: runs the report views of sql/003_reports.sql and prints them as aligned text,
+ * RFC 4180 CSV, or one self-contained HTML page with inline SVG charts (no scripts, fonts or images
+ * from elsewhere).
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -45,7 +46,8 @@ static const struct report reports[] = {
 	    " ORDER BY started_at, source, caller_number",
 	    CHART_NONE },
 	{ "attribution", "Calls by attribution",
-	    "inbound calls by traffic source, medium, campaign and UTM tags: first-time callers, answered, value",
+	    "inbound calls by traffic source, medium, campaign and UTM tags: first-time callers, answered,"
+	    " value",
 	    "SELECT traffic_source, medium, campaign, utm_source, utm_medium, utm_campaign, calls,"
 	    " first_time_callers, answered, value"
 	    " FROM callhook.report_attribution($1::date, $2::date, $3::text)"
@@ -68,7 +70,8 @@ static const struct report reports[] = {
 	    "phone numbers, minutes and text messages per billing period and source",
 	    "SELECT period_start, period_end, source, numbers, minutes, sms"
 	    " FROM callhook.report_usage"
-	    " WHERE ($1::date IS NULL OR period_end >= $1::date) AND ($2::date IS NULL OR period_start <= $2::date)"
+	    " WHERE ($1::date IS NULL OR period_end >= $1::date)"
+	    " AND ($2::date IS NULL OR period_start <= $2::date)"
 	    " AND" SOURCE_IS
 	    " ORDER BY period_start, period_end, source",
 	    CHART_NONE },
@@ -252,19 +255,24 @@ report_connect(const char *conninfo, const char *app_name)
 		NULL };
 	const char *vals[] = { "10", app_name, conninfo, "UTF8", NULL };
 	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGresult *r;
 
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "callhook: could not connect to the database: %s", PQerrorMessage(conn));
 		PQfinish(conn);
 		return NULL;
 	}
-	if (!exec_command(conn, "SELECT pg_catalog.set_config('search_path', 'callhook, pg_catalog', false),"
+	r = PQexecParams(conn, "SELECT pg_catalog.set_config('search_path', 'callhook, pg_catalog', false),"
 	    " pg_catalog.set_config('TimeZone', 'UTC', false),"
 	    " pg_catalog.set_config('DateStyle', 'ISO', false),"
-	    " pg_catalog.set_config('IntervalStyle', 'postgres', false)", "setting up the session")) {
+	    " pg_catalog.set_config('IntervalStyle', 'postgres', false)", 0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "callhook: setting up the database session failed: %s", PQerrorMessage(conn));
+		PQclear(r);
 		PQfinish(conn);
 		return NULL;
 	}
+	PQclear(r);
 	return conn;
 }
 
@@ -273,9 +281,15 @@ static PGresult *
 run_query(PGconn *conn, const char *sql, const char *const *params, const char *what)
 {
 	PGresult *r = PQexecParams(conn, sql, NPARAMS, NULL, params, NULL, NULL, 0);
+	const char *state;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "callhook report: %s: %s", what, PQerrorMessage(conn));
+		state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		if (state != NULL && !strcmp(state, "42501"))   /* insufficient_privilege */
+			fprintf(stderr, "callhook report: the role of [database] conninfo may not read the "
+			    "reports: use a configuration (-c FILE) whose conninfo logs in as a role granted "
+			    "callhook_reader\n");
 		PQclear(r);
 		return NULL;
 	}
@@ -492,7 +506,7 @@ print_csv(const PGresult *r)
 /* ------------------------------------------------------------------------------------------------ */
 /* HTML */
 
-/* Writes `s` escaped for HTML text and attribute values; control characters but TAB/LF/CR become spaces. */
+/* Writes `s` escaped for HTML text and attributes; control characters but TAB, LF, CR become spaces. */
 static void
 html_escape(const char *s)
 {
@@ -875,7 +889,7 @@ print_reports(PGconn *conn, const struct opts *o, const struct report *rep, cons
 
 /* Resolves the report to print (NULL: all); returns -1 to go on, or the exit status. */
 static int
-choose_report(struct opts *o, const struct report **rep)
+choose_report(const struct opts *o, const struct report **rep)
 {
 	*rep = NULL;
 	if (o->name == NULL && o->fmt != FMT_HTML) {
@@ -909,7 +923,7 @@ report_main(const struct config *cfg, int argc, char **argv)
 	params[0] = o.since;
 	params[1] = o.until;
 	params[2] = o.source;
-	if ((conn = report_connect(cfg->conninfo, "callhook-report")) == NULL)
+	if ((conn = report_connect(cfg->report_conninfo ? cfg->report_conninfo : cfg->conninfo, "callhook-report")) == NULL)
 		return 1;
 	/* One snapshot for every report of the page, and nothing written by accident. */
 	ok = exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN") &&

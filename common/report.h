@@ -1,4 +1,4 @@
-/* callhook report: the report views of sql/003_reports.sql as text, CSV or one self-contained HTML page. */
+/* callhook report: the report views of sql/003_reports.sql as text, CSV or one HTML page. */
 #ifndef CALLHOOK_REPORT_H
 #define CALLHOOK_REPORT_H
 

@@ -1,5 +1,6 @@
 /* One webhook request from CGI parameters and body to the answer; no I/O but the database. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,6 +443,16 @@ parse_body(const struct raw_delivery *raw, int kind, struct json_object **doc, c
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	*doc = json_tokener_parse_ex(tok, raw->body, (int)raw->body_len);
 	end = json_tokener_get_parse_end(tok);
+	if (*doc == NULL && json_tokener_get_error(tok) == json_tokener_continue) {
+		/* a top-level number or literal waits for a delimiter: end the input */
+		*doc = json_tokener_parse_ex(tok, "", 1);
+		end = raw->body_len;
+	}
+	if (json_tokener_get_error(tok) == json_tokener_success && *doc == NULL) {
+		snprintf(error, errlen, "body: expected a JSON object");
+		json_tokener_free(tok);
+		return false;
+	}
 	if (*doc != NULL && json_tokener_get_error(tok) == json_tokener_success) {
 		while (end < raw->body_len && isspace((unsigned char)raw->body[end]))
 			end++;
@@ -485,6 +496,12 @@ check_values(struct json_object *v, char *path, size_t pathlen, size_t used, cha
 			return false;
 		}
 		return true;
+	case json_type_double:
+		if (!isfinite(json_object_get_double(v))) {
+			snprintf(error, errlen, "field \"%s\": not a finite number", path);
+			return false;
+		}
+		return true;
 	case json_type_object: {
 		json_object_object_foreach(v, key, val) {
 			n = snprintf(path + used, pathlen - used, "%s%s", used ? "." : "", key);
@@ -507,6 +524,24 @@ check_values(struct json_object *v, char *path, size_t pathlen, size_t used, cha
 	default:
 		return true;
 	}
+}
+
+/* True when the raw JSON text holds an escaped NUL ("\u0000" not itself escaped). */
+static bool
+has_escaped_nul(const char *s, size_t len)
+{
+	size_t i, bs = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\\') {
+			bs++;
+			continue;
+		}
+		if (bs % 2 == 1 && s[i] == 'u' && i + 4 < len && !memcmp(s + i + 1, "0000", 4))
+			return true;
+		bs = 0;
+	}
+	return false;
 }
 
 /* "<event>:<sha256 of the payload>", or "id:<vendor delivery id>". */
@@ -544,6 +579,8 @@ decode_raw(const struct source *src, const struct raw_delivery *raw, int kind, s
 		return in.doc == NULL && d->error[0] ? CH_ERR_BAD_BODY : CH_ERR_NOMEM;
 	if (kind == BODY_JSON && !check_values(in.doc, path, sizeof(path), 0, d->error, sizeof(d->error)))
 		err = CH_ERR_BAD_BODY;
+	else if (kind == BODY_JSON && has_escaped_nul(raw->body, raw->body_len))
+		err = bad_body(d, "body: a key contains a NUL byte");
 	else
 		err = src->vendor->decode(&in, d);
 	json_object_put(in.doc);

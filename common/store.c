@@ -135,6 +135,26 @@ store_connect(struct store *st)
 	return CH_OK;
 }
 
+enum ch_err
+store_ping(struct store *st)
+{
+	PGresult *r;
+	bool ok;
+	int attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (store_connect(st) != CH_OK)
+			return CH_ERR_DB_DOWN;
+		r = PQexec(st->conn, "SELECT 1");
+		ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+		PQclear(r);
+		if (ok)
+			return CH_OK;
+		st->prepared = false;   /* a stale connection: reconnect once */
+	}
+	return CH_ERR_DB_DOWN;
+}
+
 /* Classifies a failed result: retry, down (reconnect or spool), or a real error. */
 enum failure { F_RETRY, F_DOWN, F_ERROR };
 

@@ -35,6 +35,9 @@ void store_free(struct store *st);
 /* Connects if needed; CH_ERR_DB_DOWN when the server cannot be reached. */
 enum ch_err store_connect(struct store *st) MUSTCHECK;
 
+/* Checks that the server answers now (a query, not the connection's last known state). */
+enum ch_err store_ping(struct store *st) MUSTCHECK;
+
 /* Runs callhook.ingest() in one transaction; retries serialization failures and one lost connection. */
 enum ch_err store_ingest(struct store *st, const struct ingest *in, struct ingest_result *res) MUSTCHECK;
 

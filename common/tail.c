@@ -9,6 +9,10 @@
  * watermark that has been printed is remembered, and the watermark moves past a missing id once a
  * higher id has been visible for GAP_WAIT_S seconds (a transaction that rolled back never fills it).
  * A redelivery (outcome duplicate) stores no new row and prints nothing.
+ *
+ * A line has the delivery's own fields (and its error); it does not name the rows the delivery
+ * changed: the row notifications do not say which delivery sent them, and looking through every
+ * table for each delivery is not cheap. Apps that want the rows LISTEN on callhook themselves.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,7 +33,11 @@
 #define WAKE_MIN_MS 100      /* and, woken by NOTIFY, at most this often */
 #define GAP_WAIT_S 10        /* how long a missing id may hold the watermark */
 #define PRIME_WINDOW 1000    /* ids below the newest at start that may still commit */
-#define POLL_LIMIT "1000"
+#define POLL_LIMIT 1000      /* rows per query; a full batch is followed by another at once */
+#define POLL_ROUNDS 50       /* batches per poll, so a flood cannot hold off the signals */
+#define XSTR(x) STR(x)
+#define STR(x) #x
+#define MAX_GAPS 64          /* ranges of missing ids looked for again per poll */
 
 /* Columns of a delivery line: id, time, source, vendor, event, outcome, error. */
 #define DELIVERY_COLS \
@@ -45,9 +53,15 @@ static const char backlog_sql[] =
     " ORDER BY d.id DESC LIMIT $4::bigint) AS b ORDER BY 1";
 static const char newest_sql[] = "SELECT coalesce(max(d.id), 0) FROM callhook.deliveries AS d";
 static const char known_sql[] = "SELECT d.id FROM callhook.deliveries AS d WHERE d.id > $1::bigint";
+/* Deliveries after $4, the highest id read so far. */
 static const char poll_sql[] =
     "SELECT " DELIVERY_COLS ", " MATCHES " FROM callhook.deliveries AS d WHERE d.id > $4::bigint"
-    " ORDER BY d.id LIMIT " POLL_LIMIT;
+    " ORDER BY d.id LIMIT " XSTR(POLL_LIMIT);
+/* Deliveries in the ranges $4[i]..$5[i] of ids that were missing below it. */
+static const char gaps_sql[] =
+    "SELECT " DELIVERY_COLS ", " MATCHES
+    " FROM ROWS FROM (pg_catalog.unnest($4::bigint[]), pg_catalog.unnest($5::bigint[])) AS g(lo, hi)"
+    " JOIN callhook.deliveries AS d ON d.id BETWEEN g.lo AND g.hi ORDER BY d.id";
 
 struct seen {
 	long long id;
@@ -256,23 +270,72 @@ advance(struct tail *t, time_t now)
 	t->nseen -= i;
 }
 
+/* Remembers and prints (when they match the filters) the deliveries of a poll result. */
+static bool
+print_new(struct tail *t, const PGresult *r, time_t now)
+{
+	int row;
+
+	for (row = 0; row < PQntuples(r); row++)
+		if (seen_add(t, atoll(PQgetvalue(r, row, 0)), now) && *PQgetvalue(r, row, 7) == 't' &&
+		    !print_delivery(r, row))
+			return false;
+	return true;
+}
+
+/* Looks again for the ids missing between the watermark and the highest id read (MAX_GAPS ranges). */
+static bool
+poll_gaps(struct tail *t, time_t now)
+{
+	char lo[MAX_GAPS * 21 + 3] = "{", hi[MAX_GAPS * 21 + 3] = "{";
+	size_t i, nlo = 1, nhi = 1, ngaps = 0;
+	long long prev = t->low;
+	const char *params[5];
+	PGresult *r;
+	bool ok;
+
+	for (i = 0; i < t->nseen && ngaps < MAX_GAPS; prev = t->seen[i++].id) {
+		if (t->seen[i].id == prev + 1)
+			continue;
+		nlo += (size_t)snprintf(lo + nlo, sizeof(lo) - nlo, "%s%lld", ngaps ? "," : "", prev + 1);
+		nhi += (size_t)snprintf(hi + nhi, sizeof(hi) - nhi, "%s%lld", ngaps ? "," : "",
+		    t->seen[i].id - 1);
+		ngaps++;
+	}
+	if (ngaps == 0)
+		return true;
+	memcpy(lo + nlo, "}", 2);
+	memcpy(hi + nhi, "}", 2);
+	memcpy(params, t->params, 3 * sizeof(*params));
+	params[3] = lo;
+	params[4] = hi;
+	if ((r = run(t, gaps_sql, 5, params, PGRES_TUPLES_OK, "reading late deliveries")) == NULL)
+		return false;
+	ok = print_new(t, r, now);
+	PQclear(r);
+	return ok;
+}
+
 /* Prints the deliveries that appeared since the last call; false on a database or output error. */
 static bool
 poll_new(struct tail *t)
 {
 	PGresult *r;
 	time_t now = time(NULL);
-	int row;
-	bool ok = true;
+	int rounds = 0, n;
+	bool ok = poll_gaps(t, now);
 
-	snprintf(t->num, sizeof(t->num), "%lld", t->low);
-	t->params[3] = t->num;
-	if ((r = run(t, poll_sql, 4, t->params, PGRES_TUPLES_OK, "reading new deliveries")) == NULL)
-		return false;
-	for (row = 0; row < PQntuples(r) && ok; row++)
-		if (seen_add(t, atoll(PQgetvalue(r, row, 0)), now) && *PQgetvalue(r, row, 7) == 't')
-			ok = print_delivery(r, row);
-	PQclear(r);
+	do {
+		snprintf(t->num, sizeof(t->num), "%lld", t->nseen ? t->seen[t->nseen - 1].id : t->low);
+		t->params[3] = t->num;
+		if (!ok)
+			return false;
+		if ((r = run(t, poll_sql, 4, t->params, PGRES_TUPLES_OK, "reading new deliveries")) == NULL)
+			return false;
+		n = PQntuples(r);
+		ok = print_new(t, r, now);
+		PQclear(r);
+	} while (ok && n == POLL_LIMIT && ++rounds < POLL_ROUNDS);
 	advance(t, now);
 	return ok;
 }
@@ -288,11 +351,12 @@ backlog(struct tail *t, long n)
 	long long newest;
 	time_t now = time(NULL);
 	int row;
-	bool ok = command(t, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	bool ok = true;
 
 	snprintf(t->num, sizeof(t->num), "%ld", n);
 	t->params[3] = t->num;
-	if (!ok || (r = run(t, backlog_sql, 4, t->params, PGRES_TUPLES_OK, "reading the latest deliveries")) == NULL)
+	if (!command(t, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") ||
+	    (r = run(t, backlog_sql, 4, t->params, PGRES_TUPLES_OK, "reading the latest deliveries")) == NULL)
 		return false;
 	for (row = 0; row < PQntuples(r) && ok; row++)
 		ok = print_delivery(r, row);
@@ -355,14 +419,20 @@ static bool
 reconnect(struct tail *t, const sigset_t *waitmask)
 {
 	struct timespec second = { .tv_sec = 1 };
+	PGresult *r;
 
 	fprintf(stderr, "callhook tail: lost the database connection: reconnecting\n");
 	while (!stop_signal) {
 		PQreset(t->conn);
-		if (PQstatus(t->conn) == CONNECTION_OK && command(t,
-		    "SELECT pg_catalog.set_config('search_path', 'callhook, pg_catalog', false)") &&
-		    command(t, "LISTEN callhook"))
-			return true;
+		if (PQstatus(t->conn) == CONNECTION_OK) {
+			r = run(t, "SELECT pg_catalog.set_config('search_path', 'callhook, pg_catalog', false)", 0,
+			    NULL, PGRES_TUPLES_OK, "setting up the session");
+			PQclear(r);
+			if (r != NULL && command(t, "LISTEN callhook")) {
+				fprintf(stderr, "callhook tail: reconnected\n");
+				return true;
+			}
+		}
 		pselect(0, NULL, NULL, NULL, &second, waitmask);
 	}
 	return false;
@@ -409,7 +479,7 @@ tail_main(const struct config *cfg, int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &t, &n)) != -1)
 		return rc;
-	if ((t.conn = report_connect(cfg->conninfo, "callhook-tail")) == NULL)
+	if ((t.conn = report_connect(cfg->report_conninfo ? cfg->report_conninfo : cfg->conninfo, "callhook-tail")) == NULL)
 		return 1;
 	/* SIGINT and SIGTERM stay blocked but while waiting, so they end a wait, never a query. */
 	sigemptyset(&sa.sa_mask);

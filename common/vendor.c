@@ -15,6 +15,19 @@ const struct vendor *const vendors[] = {
 	NULL,
 };
 
+/* The UTM parameters and ad click ids, which vendors send under the same names as the columns. */
+const struct field_map utm_click_fields[] = {
+	{ "utm_source", "utm_source", conv_text, 0 },
+	{ "utm_medium", "utm_medium", conv_text, 0 },
+	{ "utm_campaign", "utm_campaign", conv_text, 0 },
+	{ "utm_term", "utm_term", conv_text, 0 },
+	{ "utm_content", "utm_content", conv_text, 0 },
+	{ "gclid", "gclid", conv_text, 0 },
+	{ "fbclid", "fbclid", conv_text, 0 },
+	{ "msclkid", "msclkid", conv_text, 0 },
+	{ NULL, NULL, NULL, 0 },
+};
+
 const struct vendor *
 vendor_find(const char *name)
 {

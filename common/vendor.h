@@ -90,6 +90,9 @@ struct field_map {
 	unsigned flags;
 };
 
+/* utm_source … utm_content, gclid, fbclid, msclkid: same name in payload and column. */
+extern const struct field_map utm_click_fields[];
+
 /*
  * Applies `map` to `obj`, adding converted values to `cols` (first mapped
  * value per column wins). `where` prefixes field names in errors ("data.").

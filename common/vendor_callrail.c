@@ -56,14 +56,6 @@ static const struct field_map attribution_fields[] = {
 	{ "medium", "medium", conv_text, 0 },
 	{ "campaign", "campaign", conv_text, 0 },
 	{ "keywords", "keyword", conv_text, 0 },
-	{ "utm_source", "utm_source", conv_text, 0 },
-	{ "utm_medium", "utm_medium", conv_text, 0 },
-	{ "utm_campaign", "utm_campaign", conv_text, 0 },
-	{ "utm_term", "utm_term", conv_text, 0 },
-	{ "utm_content", "utm_content", conv_text, 0 },
-	{ "gclid", "gclid", conv_text, 0 },
-	{ "fbclid", "fbclid", conv_text, 0 },
-	{ "msclkid", "msclkid", conv_text, 0 },
 	{ NULL, NULL, NULL, 0 },
 };
 
@@ -672,6 +664,7 @@ decode_call(const struct cr_event *ev, const struct delivery_in *in, struct deco
 	if ((err = map_fields(in->doc, call_fields, "", "1", cols, d)) != CH_OK ||
 	    (err = map_fields(in->doc, call_text_fields, "", "1", cols, d)) != CH_OK ||
 	    (err = map_fields(in->doc, attribution_fields, "", "1", cols, d)) != CH_OK ||
+	    (err = map_fields(in->doc, utm_click_fields, "", "1", cols, d)) != CH_OK ||
 	    (err = map_fields(in->doc, page_fields, "", "1", cols, d)) != CH_OK)
 		return err;
 	if (ev->status != ST_RINGING &&
@@ -767,7 +760,8 @@ decode_form(const struct delivery_in *in, struct decoded *d)
 	cols = row_cols(row);
 	if ((err = map_fields(in->doc, form_fields, "", "1", cols, d)) != CH_OK ||
 	    (err = map_fields(in->doc, page_fields, "", "1", cols, d)) != CH_OK ||
-	    (err = map_fields(in->doc, attribution_fields, "", "1", cols, d)) != CH_OK)
+	    (err = map_fields(in->doc, attribution_fields, "", "1", cols, d)) != CH_OK ||
+	    (err = map_fields(in->doc, utm_click_fields, "", "1", cols, d)) != CH_OK)
 		return err;
 	return form_data(in, cols, d);
 }

@@ -42,14 +42,6 @@ static const struct field_map call_fields[] = {
 	{ "source", "traffic_source", conv_text, 0 },
 	{ "landing_page_url", "landing_page", conv_text, 0 },
 	{ "referrer_url", "referrer", conv_text, 0 },
-	{ "utm_source", "utm_source", conv_text, 0 },
-	{ "utm_medium", "utm_medium", conv_text, 0 },
-	{ "utm_campaign", "utm_campaign", conv_text, 0 },
-	{ "utm_term", "utm_term", conv_text, 0 },
-	{ "utm_content", "utm_content", conv_text, 0 },
-	{ "gclid", "gclid", conv_text, 0 },
-	{ "fbclid", "fbclid", conv_text, 0 },
-	{ "msclkid", "msclkid", conv_text, 0 },
 	{ NULL, NULL, NULL, 0 },
 };
 
@@ -228,6 +220,7 @@ post_call(const struct delivery_in *in, struct decoded *d)
 	row = row_new("calls", id, t, false, in->doc);
 	rows_add(d, row);
 	if ((err = map_fields(in->doc, call_fields, "", CC, row_cols(row), d)) != CH_OK ||
+	    (err = map_fields(in->doc, utm_click_fields, "", CC, row_cols(row), d)) != CH_OK ||
 	    (err = post_call_extra(in->doc, status, row_cols(row), d)) != CH_OK ||
 	    (err = voicemail_row(in->doc, id, t, status, d)) != CH_OK)
 		return err;

@@ -12,6 +12,8 @@
 #include "../common/log.h"
 #include "../common/migrate.h"
 #include "../common/replay.h"
+#include "../common/report.h"
+#include "../common/tail.h"
 #include "../common/vendor.h"
 #include "serve.h"
 
@@ -34,12 +36,17 @@ usage(FILE *fp)
 	    "       callhook [-c FILE] check\n"
 	    "       callhook [-c FILE] replay [--source S] [--vendor V] [--event E] [--outcome O]\n"
 	    "                [--since T] [--until T] [--delivery ID] [--dry-run] [-v]\n"
+	    "       callhook [-c FILE] report [NAME|all] [--since DATE] [--until DATE] [--source NAME]\n"
+	    "                [--format text|csv|html]\n"
+	    "       callhook [-c FILE] tail [--source NAME] [--vendor V] [--outcome O] [-n N]\n"
 	    "       callhook --help | --version\n"
 	    "\n"
 	    "  serve     answer FastCGI requests (the default)\n"
 	    "  migrate   create or upgrade the database schema\n"
 	    "  check     validate the configuration and the database, list the sources\n"
 	    "  replay    decode stored deliveries again and re-apply their rows\n"
+	    "  report    print a report as text, CSV or HTML (without NAME: list the reports)\n"
+	    "  tail      print the latest deliveries, then each new one as it arrives\n"
 	    "\n"
 	    "  -c FILE   configuration file (default %s, or $CALLHOOK_CONF)\n"
 	    "  -s SOCK   listen on unix:PATH or HOST:PORT instead of fd 0 or systemd's socket\n"
@@ -229,6 +236,10 @@ main(int argc, char **argv)
 		cmd = subv[0];
 	if (!strcmp(cmd, "replay"))
 		return run_sub(&o, replay_main, subc, subv);
+	if (!strcmp(cmd, "report"))
+		return run_sub(&o, report_main, subc, subv);
+	if (!strcmp(cmd, "tail"))
+		return run_sub(&o, tail_main, subc, subv);
 	if (subc > 0) {
 		optind = 1;
 		if (parse_opts(subc, subv, "c:s:w:hV", &o, &status) < 0)

@@ -147,7 +147,7 @@ health(FCGX_Request *fr, const struct config *cfg, struct store *st)
 	struct json_object *o = json_object_new_object(), *why = json_object_new_array();
 	long depth = spool_depth(cfg->spool_dir);
 
-	if (store_connect(st) != CH_OK)
+	if (store_ping(st) != CH_OK)
 		json_object_array_add(why, json_object_new_string("database unreachable"));
 	if (depth > 100)
 		json_object_array_add(why, json_object_new_string("spool backlog"));

@@ -1,0 +1,42 @@
+-- tests/bench/run.sh: :rows existing calls (part :part of :parts), or their raw deliveries, written directly in
+-- SQL (not through HTTP): five sources, spread over a year, each with the Call Tracker call.finished payload
+-- (psql variable ctbody) as its data and body. Run with -v table=calls or -v table=deliveries.
+\if :{?table}
+\else
+\echo 'growth.sql: set -v table=calls or table=deliveries'
+\quit
+\endif
+SELECT :'table' = 'calls' AS is_calls \gset
+
+\if :is_calls
+INSERT INTO callhook.calls (source, vendor, external_id, data, is_test, first_seen_at, last_event_at, field_times,
+        direction, status, answered, caller_number, caller_number_e164, caller_country, tracking_number,
+        tracking_number_e164, started_at, duration_s, recording_duration_s, tracker_external_id, tracker_name,
+        landing_page, referrer, traffic_source, first_time)
+SELECT (ARRAY['ct', 'acme-cs', 'acme-callrail', 'acme-salpre', 'acme-fd'])[i % 5 + 1],
+       (ARRAY['calltracker', 'callscaler', 'callrail', 'salpre', 'fonedynamics'])[i % 5 + 1],
+       'g' || i, d.data || jsonb_build_object('id', i), false, t, t + interval '219 seconds', d.ft, 'inbound',
+       (ARRAY['completed', 'missed', 'voicemail', 'completed', 'busy'])[i % 5 + 1], i % 5 IN (0, 3),
+       '+1855' || lpad((i % 9999991)::text, 7, '0'), '+1855' || lpad((i % 9999991)::text, 7, '0'), 'US',
+       '+12702822733', '+12702822733', t, 30 + i % 600, i % 400, (1000 + i % 50)::text, 'Number Pool',
+       'https://calltracker.io/', 'https://www.google.com/', 'organic', i % 3 = 0
+  FROM generate_series(:part::bigint, :rows::bigint, :parts::bigint) AS i
+ CROSS JOIN LATERAL (SELECT now() - (i % 31536000) * interval '1 second' AS t) AS tt
+ CROSS JOIN (SELECT (:'ctbody'::jsonb)->'data' AS data,
+                    (SELECT jsonb_object_agg(k, '2019-03-09T09:09:51.733192Z')
+                       FROM unnest(ARRAY['status', 'answered', 'caller_number', 'caller_number_e164',
+                                         'tracking_number', 'started_at', 'duration_s', 'tracker_name'])
+                            AS k) || jsonb_build_object('data', (SELECT jsonb_object_agg(k, '2019-03-09T09:09:51.733192Z')
+                                  FROM jsonb_object_keys((:'ctbody'::jsonb)->'data') AS k)) AS ft) AS d;
+\else
+INSERT INTO callhook.deliveries (source, vendor, event, received_at, method, content_type, query, headers, body,
+        body_sha256, dedup_key, outcome)
+SELECT (ARRAY['ct', 'acme-cs', 'acme-callrail', 'acme-salpre', 'acme-fd'])[i % 5 + 1],
+       (ARRAY['calltracker', 'callscaler', 'callrail', 'salpre', 'fonedynamics'])[i % 5 + 1],
+       'call.finished', now() - (i % 31536000) * interval '1 second', 'POST', 'application/json', '',
+       jsonb_build_object('user-agent', 'Vendor-Webhooks/1.0', 'remote-addr', '127.0.0.1',
+                          'content-length', length(b.body)::text),
+       b.body, sha256(b.body), 'call.finished:g' || i, 'stored'
+  FROM generate_series(:part::bigint, :rows::bigint, :parts::bigint) AS i
+ CROSS JOIN LATERAL (SELECT convert_to(replace(:'ctbody', '"id": 59179', '"id": ' || i), 'UTF8') AS body) AS b;
+\endif

@@ -1,0 +1,703 @@
+#!/usr/bin/env bash
+# callhook's whole-pipeline benchmark: wrk → nginx (the shipped snippet) → callhook → PostgreSQL, on 127.0.0.1,
+# against the machine's own limits and the usual alternatives, all measured in the same run on the same
+# machine: nginx's bare `return 200`, a minimal single-INSERT FastCGI program (baseline.c), and pgbench running
+# callhook's own per-request transaction and the single INSERT. Prints a table and writes tests/out/bench.txt.
+#
+#   tests/bench/run.sh            the benchmark (about 5 minutes)
+#   tests/bench/run.sh --quick    a shorter run (about 1 minute): 1 round of 5 s, 100,000 existing calls
+#   tests/bench/run.sh profile    where the time goes: callgrind instructions per request of one callhook
+#                                 worker, and PostgreSQL's time per statement and function (tests/out/bench-profile.txt)
+#
+# Everything runs on loopback (PostgreSQL on a Unix socket only) in a temporary directory, is started and
+# stopped by pid (tests/lib.sh), and is bounded: each load by time, the whole run by BENCH_TIMEOUT. Targets
+# are reported, not asserted; the exit status is non-zero only when the bench itself failed or an
+# acknowledged request is missing from the database. Settings (environment): see tests/bench/README.md.
+set -u
+. "$(dirname "$0")/../lib.sh"
+BENCH=$REPO/tests/bench
+FIXTURES=$REPO/tests/fixtures
+
+MODE=full
+case "${1:-}" in
+"") ;;
+--quick | quick) MODE=quick ;;
+profile | --profile) MODE=profile ;;
+-h | --help)
+	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0
+	;;
+*)
+	echo "usage: $0 [--quick | profile]" >&2
+	exit 2
+	;;
+esac
+
+if [ "$MODE" = quick ]; then
+	: "${BENCH_SECONDS:=5}" "${BENCH_ROUNDS:=1}" "${BENCH_GROWTH_ROWS:=100000}" "${BENCH_RSS_REQUESTS:=20000}"
+	: "${BENCH_BIG_SECONDS:=4}" "${BENCH_GROWTH_ROUNDS:=1}"
+fi
+BENCH_SECONDS=${BENCH_SECONDS:-10}          # length of each measured load
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}             # interleaved rounds; medians are reported
+BENCH_CONNS=${BENCH_CONNS:-32}              # wrk -c and pgbench -c
+BENCH_THREADS=${BENCH_THREADS:-2}           # wrk -t and pgbench -j
+BENCH_WORKERS=${BENCH_WORKERS:-4}           # callhook -w and baseline workers
+BENCH_NGINX_WORKERS=${BENCH_NGINX_WORKERS:-auto}
+BENCH_KEEPALIVE=${BENCH_KEEPALIVE:-$BENCH_WORKERS}  # nginx upstream keepalive pool for the keep_conn variant
+BENCH_GROWTH_ROWS=${BENCH_GROWTH_ROWS:-1000000}     # existing calls (and deliveries) for the growth test
+BENCH_GROWTH_ROUNDS=${BENCH_GROWTH_ROUNDS:-2}
+BENCH_BIG_KB=${BENCH_BIG_KB:-500}           # transcript size of the big-payload test
+BENCH_BIG_CONNS=${BENCH_BIG_CONNS:-4}
+BENCH_BIG_SECONDS=${BENCH_BIG_SECONDS:-10}
+BENCH_RSS_REQUESTS=${BENCH_RSS_REQUESTS:-100000}    # requests between the two worker RSS readings
+BENCH_RSS_MAX_SECONDS=${BENCH_RSS_MAX_SECONDS:-90}
+BENCH_PROFILE_REQUESTS=${BENCH_PROFILE_REQUESTS:-2000}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}         # the whole run, in seconds
+BENCH_OUT=${BENCH_OUT:-$REPO/tests/out/bench.txt}
+[ "$MODE" = profile ] && BENCH_OUT=${BENCH_PROFILE_OUT:-$REPO/tests/out/bench-profile.txt}
+
+for tool in wrk pgbench nginx cc pkg-config python3 /usr/bin/time; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install wrk postgresql-15 nginx gcc pkg-config python3 time)" >&2; exit 2; }
+done
+if [ "$MODE" = profile ]; then
+	for tool in valgrind callgrind_annotate callgrind_control; do
+		command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install valgrind)" >&2; exit 2; }
+	done
+fi
+
+WRK_PID='' PGB_PID='' BASE_PID='' WATCHDOG_PID=''
+ID_BASE=1000000000
+REPORT=()      # lines of the final report
+
+say() { printf '%s\n' "$*" >&2; }
+report() { REPORT+=("$*"); }
+
+# --- processes ------------------------------------------------------------------------------------------
+
+# stop_all (replaces lib.sh's): the load generators and the baseline too, each by its pid.
+stop_all() {
+	local p
+	for p in "$WRK_PID" "$PGB_PID"; do
+		[ -n "$p" ] && pid_alive "$p" && kill -TERM "$p" 2>/dev/null
+	done
+	baseline_stop >/dev/null 2>&1 || true
+	callhook_stop >/dev/null 2>&1 || true
+	nginx_stop >/dev/null 2>&1 || true
+	pg_stop >/dev/null 2>&1 || true
+	[ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
+	WATCHDOG_PID=
+}
+
+# pick_port: a free TCP port on 127.0.0.1.
+pick_port() {
+	local p try
+	for try in $(seq 1 50); do
+		p=$((20000 + RANDOM % 40000))
+		_port_free "$p" && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# nginx_write_conf PORT (replaces lib.sh's): the shipped snippet verbatim on PORT, as lib.sh does, and on other
+# ports: the snippet with fastcgi_keep_conn on and an upstream keepalive pool, the baseline with and without
+# keep_conn, and a bare `return 200`.
+nginx_write_conf() {
+	local port=$1 d=$T/nginx user_line=
+	[ "$IS_ROOT" = 1 ] && user_line="user nobody nogroup;"
+	sed -e 's/fastcgi_pass callhook;/fastcgi_pass callhook_keep;/' "$REPO/deploy/nginx/callhook.conf" \
+		>"$d/callhook-keepconn.conf"
+	printf '\n# added by tests/bench/run.sh\nfastcgi_keep_conn on;\n' >>"$d/callhook-keepconn.conf"
+	[ "$(grep -c 'fastcgi_pass callhook_keep;' "$d/callhook-keepconn.conf")" -ge 1 ] || {
+		say "bench: deploy/nginx/callhook.conf has no 'fastcgi_pass callhook;' to redirect"
+		return 1
+	}
+	cat >"$d/nginx.conf" <<-EOF
+		# generated by tests/bench/run.sh
+		$user_line
+		daemon off;
+		worker_processes $BENCH_NGINX_WORKERS;
+		pid $d/nginx.pid;
+		error_log $d/error.log warn;
+		events { worker_connections 1024; }
+		http {
+		    client_body_temp_path $d/tmp/body;
+		    fastcgi_temp_path $d/tmp/fastcgi;
+		    proxy_temp_path $d/tmp/proxy;
+		    scgi_temp_path $d/tmp/scgi;
+		    uwsgi_temp_path $d/tmp/uwsgi;
+		    default_type application/octet-stream;
+		    access_log $d/access.log combined;
+		    upstream callhook { server unix:$T/callhook.sock; }
+		    upstream callhook_keep { server unix:$T/callhook.sock; keepalive $BENCH_KEEPALIVE; }
+		    upstream baseline { server unix:$T/baseline.sock; }
+		    upstream baseline_keep { server unix:$T/baseline.sock; keepalive $BENCH_KEEPALIVE; }
+		    server {
+		        listen 127.0.0.1:$port;
+		        server_name localhost;
+		        location = / { return 204; }
+		        location /hooks/ { include $REPO/deploy/nginx/callhook.conf; }
+		    }
+		    server {
+		        listen 127.0.0.1:$PORT_KEEP;
+		        location /hooks/ { include $d/callhook-keepconn.conf; }
+		    }
+		    server {
+		        listen 127.0.0.1:$PORT_BASE;
+		        access_log off;
+		        client_max_body_size 1m;
+		        client_body_buffer_size 1m;
+		        location / { include fastcgi_params; fastcgi_pass baseline; }
+		    }
+		    server {
+		        listen 127.0.0.1:$PORT_BASE_KEEP;
+		        access_log off;
+		        client_max_body_size 1m;
+		        client_body_buffer_size 1m;
+		        location / { include fastcgi_params; fastcgi_keep_conn on; fastcgi_pass baseline_keep; }
+		    }
+		    server {
+		        listen 127.0.0.1:$PORT_STATIC;
+		        access_log off;
+		        location / { return 200; }
+		    }
+		}
+	EOF
+}
+
+# bench_pg_start: lib.sh's cluster with PostgreSQL 15's defaults for what lib.sh shrinks (shared_buffers,
+# max_connections), fsync and synchronous_commit on, plus EXTRA settings (NAME=VALUE…).
+bench_pg_start() {
+	local kv
+	pg_start || return 1
+	_psql postgres -c "ALTER SYSTEM SET shared_buffers = '128MB'" -c "ALTER SYSTEM SET max_connections = 100" \
+		-c "ALTER SYSTEM SET synchronous_commit = on" -c "ALTER SYSTEM SET fsync = on" || return 1
+	for kv in "$@"; do
+		_psql postgres -c "ALTER SYSTEM SET ${kv%%=*} = '${kv#*=}'" || return 1
+	done
+	pg_stop && pg_start
+}
+
+baseline_build() {
+	mkdir -p "$T/bin"
+	# shellcheck disable=SC2046
+	cc -O2 -Wall -Wextra $(pkg-config --cflags libpq json-c fcgi 2>/dev/null) -o "$T/bin/baseline" \
+		"$BENCH/baseline.c" -lfcgi -ljson-c -lpq >"$T/baseline-build.log" 2>&1 || {
+		say "bench: baseline.c does not build:"; cat "$T/baseline-build.log" >&2; return 1; }
+	chmod 0755 "$T/bin/baseline"
+}
+
+baseline_start() {
+	rm -f "$T/baseline.sock"
+	as_user "$T/bin/baseline" "$T/baseline.sock" "host=$T/pg dbname=callhook user=callhook_w" "$BENCH_WORKERS" \
+		</dev/null >>"$T/baseline.log" 2>&1 &
+	BASE_PID=$!
+	wait_until "$WAIT_S" _baseline_up || { say "bench: baseline did not start: $(tail -n 5 "$T/baseline.log")"; return 1; }
+}
+_baseline_up() { pid_alive "$BASE_PID" || return 2; [ -S "$T/baseline.sock" ]; }
+baseline_stop() {
+	local pid=$BASE_PID
+	BASE_PID=
+	[ -n "$pid" ] || return 0
+	stop_pid "$pid" TERM
+}
+
+callhook_restart() {
+	callhook_stop >/dev/null 2>&1 || true
+	callhook_start "$BENCH_WORKERS" || { say "bench: callhook did not restart"; return 1; }
+}
+
+# --- measuring ------------------------------------------------------------------------------------------
+
+# cpu_snapshot PID...: one line: busy clock ticks of the machine, then for each PID the ticks of it (with
+# its reaped children) and of its live children. A lone "+PID" counts that process only (wrk).
+cpu_snapshot() {
+	local busy roots
+	busy=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat)
+	roots=$(printf '%s ' "$@")
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v roots="$roots" -v busy="$busy" '
+		BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) { t[i] = 0 } }
+		{
+			pid = $1; s = $0; sub(/^.*\) /, "", s); split(s, f, " ")
+			for (i = 1; i <= n; i++) {
+				root = r[i]; self = 0
+				if (substr(root, 1, 1) == "+") { root = substr(root, 2); self = 1 }
+				if (pid == root) t[i] += f[12] + f[13] + (self ? 0 : f[14] + f[15])
+				else if (!self && f[2] == root) t[i] += f[12] + f[13]
+			}
+		}
+		END { printf "%s", busy; for (i = 1; i <= n; i++) printf " %d", t[i]; printf "\n" }'
+}
+
+# kv KEY LINE: the value of KEY=value in LINE.
+kv() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"; }
+
+# median N...: the median (mean of the middle two for an even count); "-" for none.
+median() {
+	[ $# -gt 0 ] || { echo -; return; }
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# wrk_run NAME PORT SECONDS MAX CONNS THREADS MIX APP_PID: one load; the BENCH line of mix.lua in $LAST, the
+# CPU ticks per component in $LAST_CPU ("busy app nginx pg wrk"). Stops sending after SECONDS or MAX
+# responses; every wait is bounded (-d).
+wrk_run() {
+	local name=$1 port=$2 secs=$3 max=$4 conns=$5 threads=$6 mix=$7 app=${8:-} ddir bound before after
+	ddir=$T/done.$name.$RANDOM
+	mkdir -p "$ddir"
+	ID_BASE=$((ID_BASE + 1000000000))
+	if [ "$secs" -gt 0 ]; then bound=$((secs + 8)); else bound=$BENCH_RSS_MAX_SECONDS; fi
+	before=$(cpu_snapshot "${app:-x}" "$NGINX_PID" "$PG_PID")
+	BENCH_FIXTURES=$FIXTURES BENCH_MIX=$mix BENCH_ID_BASE=$ID_BASE BENCH_SECONDS=$secs BENCH_MAX=$max \
+		BENCH_DONE_DIR=$ddir BENCH_BIG_BYTES=$((BENCH_BIG_KB * 1024)) \
+		wrk -t"$threads" -c"$conns" -d"${bound}s" --timeout 10s -s "$BENCH/mix.lua" "http://127.0.0.1:$port/" \
+		>"$T/wrk.$name.out" 2>&1 &
+	WRK_PID=$!
+	while pid_alive "$WRK_PID" && [ "$(find "$ddir" -name '*.done' | wc -l)" -lt "$threads" ]; do
+		sleep 0.05
+	done
+	after=$(cpu_snapshot "${app:-x}" "$NGINX_PID" "$PG_PID" "+$WRK_PID")
+	kill -INT "$WRK_PID" 2>/dev/null
+	wait "$WRK_PID" 2>/dev/null
+	WRK_PID=
+	LAST=$(grep '^BENCH ' "$T/wrk.$name.out" | tail -n 1)
+	if [ -z "$LAST" ]; then
+		say "bench: wrk gave no result for $name:"
+		tail -n 20 "$T/wrk.$name.out" >&2
+		return 1
+	fi
+	LAST_CPU=$(awk -v a="$before" -v b="$after" 'BEGIN { n = split(a, x, " "); split(b, y, " ");
+		for (i = 1; i <= n; i++) printf "%d ", y[i] - x[i]; print y[n + 1] }')
+}
+
+# cpu_us_per_req TICKS REQUESTS: microseconds of CPU per request.
+cpu_us() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", n > 0 ? t * 1e6 / hz / n : 0 }'; }
+
+# pgbench_run NAME SCRIPT: pgbench for BENCH_SECONDS; $LAST = "BENCH tps=… p50_ms=… p99_ms=… xacts=… failed=…".
+pgbench_run() {
+	local name=$1 script=$2 args=() before after out
+	out=$T/pgbench.$name.out
+	mapfile -d '' -t args <"$T/pgbench.vars"
+	rm -f "$T/pgb.$name".*
+	before=$(cpu_snapshot x x "$PG_PID")
+	(cd "$T" && exec /usr/bin/time -f 'CLIENT_CPU %U %S' -o "$T/pgbench.$name.time" pgbench -n -M prepared \
+		-c "$BENCH_CONNS" -j "$BENCH_THREADS" -T "$BENCH_SECONDS" -f "$script" "${args[@]}" \
+		-l --log-prefix="$T/pgb.$name" -h "$T/pg" -U callhook_w callhook) >"$out" 2>&1 &
+	PGB_PID=$!
+	wait "$PGB_PID"
+	PGB_PID=
+	after=$(cpu_snapshot x x "$PG_PID")
+	local tps xacts failed lat client
+	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out")
+	xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+	failed=$(grep -c 'aborted\|ERROR' "$out")
+	if [ -z "$tps" ]; then
+		say "bench: pgbench $name failed:"
+		tail -n 20 "$out" >&2
+		return 1
+	fi
+	lat=$(cat "$T/pgb.$name".* | awk '{ print $3 }' | sort -n | awk '{ v[NR] = $1 }
+		END { printf "p50_ms=%.3f p99_ms=%.3f", v[int(NR * 0.5) + 1] / 1e3, v[int(NR * 0.99) + 1] / 1e3 }')
+	client=$(awk '/^CLIENT_CPU/ { printf "%d", ($2 + $3) * 100 }' "$T/pgbench.$name.time")
+	LAST="BENCH rps=$tps $lat responses=${xacts:-0} ok=${xacts:-0} failed=$failed"
+	LAST_CPU=$(awk -v a="$before" -v b="$after" -v c="${client:-0}" 'BEGIN { split(a, x, " "); split(b, y, " ");
+		printf "%d 0 0 %d %d", y[1] - x[1], y[4] - x[4], c * '"$(getconf CLK_TCK)"' / 100 }')
+}
+
+# --- the database ---------------------------------------------------------------------------------------
+
+CH_TABLES="callhook.deliveries, callhook.calls, callhook.messages, callhook.voicemails, callhook.call_events,
+	callhook.transcript_segments, callhook.trackers, callhook.usage, callhook.form_submissions"
+
+reset_tables() {
+	sql_strict "truncate $CH_TABLES, bench.baseline restart identity cascade" >/dev/null &&
+		sql_strict "checkpoint" >/dev/null
+}
+
+# capture_ingest_args: the arguments callhook passes to callhook.ingest() for one Call Tracker call.finished,
+# read from the server log, as pgbench -D NAME=VALUE arguments in $T/pgbench.vars (NUL-separated).
+capture_ingest_args() {
+	local port=$1
+	_psql postgres -c "ALTER SYSTEM SET log_min_duration_statement = 0" -c "SELECT pg_reload_conf()" >/dev/null
+	sleep 0.5
+	post POST "/hooks/ct?token=$TOKEN" -H 'Content-Type: application/json' \
+		--data-binary "@$FIXTURES/calltracker/call_finished.body"
+	_psql postgres -c "ALTER SYSTEM RESET log_min_duration_statement" -c "SELECT pg_reload_conf()" >/dev/null
+	[ "$HTTP_STATUS" = 200 ] || { say "bench: capture request answered $HTTP_STATUS: $RESP_BODY"; return 1; }
+	sleep 0.3
+	python3 - "$T/pg/postgres.log" "$T/pgbench.vars" <<-'EOF'
+		import re, sys
+		log = open(sys.argv[1], encoding="utf-8", errors="replace").read().splitlines()
+		params = None
+		for i, line in enumerate(log):
+		    if "execute ingest:" in line:
+		        for nxt in log[i + 1:i + 4]:
+		            if "DETAIL:  parameters:" in nxt:
+		                params = nxt.split("DETAIL:  parameters:", 1)[1]
+		                break
+		if params is None:
+		    sys.exit("no 'execute ingest' with parameters in the server log")
+		vals = {}
+		for m in re.finditer(r"\$(\d+) = (NULL|'((?:[^']|'')*)')", params):
+		    vals[int(m.group(1))] = None if m.group(2) == "NULL" else m.group(3).replace("''", "'")
+		body = vals[8]
+		if body.startswith("\\x"):
+		    body = bytes.fromhex(body[2:]).decode("utf-8")
+		names = {1: "source", 2: "vendor", 3: "event", 4: "method", 5: "ctype", 6: "query", 7: "headers",
+		         10: "outcome", 12: "rows"}
+		out = ["%s=%s" % (n, vals[k] if vals[k] is not None else "") for k, n in names.items()]
+		out += ["body=" + body, "id=59179"]
+		assert "59179" in vals[12] and "59179" in body, "the call id is not in the captured rows and body"
+		with open(sys.argv[2], "w") as f:
+		    for o in out:
+		        f.write("-D\0" + o + "\0")
+		print("captured: rows %d bytes, body %d bytes" % (len(vals[12]), len(body)))
+	EOF
+}
+
+growth_fill() {
+	local rows=$1 part pids=() rc=0 ctbody
+	ctbody=$(cat "$FIXTURES/calltracker/call_finished.body")
+	for part in 1 2; do
+		(for table in calls deliveries; do
+			_psql callhook -v table=$table -v rows="$rows" -v part=$part -v parts=2 -v ctbody="$ctbody" \
+				-f "$BENCH/growth.sql" || exit 1
+		done) &
+		pids+=($!)
+	done
+	for part in "${pids[@]}"; do wait "$part" || rc=1; done
+	[ "$rc" = 0 ] || return 1
+	_psql callhook -c "VACUUM (ANALYZE) callhook.calls, callhook.deliveries" -c "CHECKPOINT"
+}
+
+# --- the run --------------------------------------------------------------------------------------------
+
+declare -A RPS P50 P99 OKS CPU_APP CPU_NGX CPU_PG CPU_CLI CPU_BUSY BODY
+TARGETS=(nginx200 baseline callhook keepconn baseline_keep pgb_ingest pgb_insert)
+declare -A LABEL=(
+	[nginx200]="nginx return 200 (same requests)"
+	[baseline]="nginx → baseline.c (1 INSERT)"
+	[callhook]="nginx → callhook"
+	[keepconn]="nginx → callhook, keep_conn on"
+	[baseline_keep]="nginx → baseline.c, keep_conn on"
+	[pgb_ingest]="pgbench callhook.ingest()"
+	[pgb_insert]="pgbench single INSERT"
+)
+FAILED=0
+
+record() { # record TARGET: append $LAST/$LAST_CPU to the target's lists
+	local t=$1 rps resp cpu
+	rps=$(kv rps "$LAST")
+	resp=$(kv responses "$LAST")
+	RPS[$t]+="$rps "
+	P50[$t]+="$(kv p50_ms "$LAST") "
+	P99[$t]+="$(kv p99_ms "$LAST") "
+	BODY[$t]=$(kv mean_body "$LAST")
+	read -r -a cpu <<<"$LAST_CPU"
+	CPU_BUSY[$t]+="$(cpu_us "${cpu[0]}" "$resp") "
+	CPU_APP[$t]+="$(cpu_us "${cpu[1]}" "$resp") "
+	CPU_NGX[$t]+="$(cpu_us "${cpu[2]}" "$resp") "
+	CPU_PG[$t]+="$(cpu_us "${cpu[3]}" "$resp") "
+	CPU_CLI[$t]+="$(cpu_us "${cpu[4]:-0}" "$resp") "
+}
+
+# check_stored TARGET TABLE: rows added to TABLE (since reset_tables) = 200 answers; a miss fails the run.
+check_stored() {
+	local t=$1 table=$2 rows ok inflight
+	rows=$(sql "select count(*) from $table")
+	ok=$(kv ok "$LAST")
+	inflight=$(kv inflight "$LAST")
+	OKS[$t]+="$rows/$ok "
+	if [ "$rows" != "$ok" ]; then
+		say "bench: $t: $table has $rows rows for $ok acknowledged requests (in flight at the end: ${inflight:-0})"
+		[ "$rows" -lt "$ok" ] 2>/dev/null && FAILED=1
+	fi
+}
+
+one() { # one TARGET ROUND: measure TARGET once
+	local t=$1 round=$2
+	reset_tables || return 1
+	case $t in
+	nginx200) wrk_run "$t.$round" "$PORT_STATIC" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "" ;;
+	baseline) wrk_run "$t.$round" "$PORT_BASE" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$BASE_PID" ;;
+	baseline_keep) wrk_run "$t.$round" "$PORT_BASE_KEEP" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$BASE_PID" ;;
+	callhook) wrk_run "$t.$round" "$NGINX_PORT" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" ;;
+	keepconn) wrk_run "$t.$round" "$PORT_KEEP" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" ;;
+	pgb_ingest) pgbench_run "$t.$round" "$BENCH/ingest.sql" ;;
+	pgb_insert) pgbench_run "$t.$round" "$BENCH/insert.sql" ;;
+	esac || return 1
+	record "$t"
+	case $t in
+	baseline | baseline_keep) check_stored "$t" bench.baseline ;;
+	callhook | keepconn) check_stored "$t" callhook.deliveries ;;
+	pgb_ingest) check_stored "$t" callhook.deliveries ;;
+	pgb_insert) check_stored "$t" bench.baseline ;;
+	esac
+	say "$(printf '  round %d  %-34s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %s' "$round" "${LABEL[$t]}" \
+		"$(kv rps "$LAST")" "$(kv p50_ms "$LAST")" "$(kv p99_ms "$LAST")" \
+		"$(sed -n 's/.*\(codes=[^ ]*\).*/\1/p; s/.*\(failed=[^ ]*\).*/\1/p' <<<"$LAST")")"
+	# a keep_conn run can leave workers pinned to idle connections: start the next target afresh
+	case $t in
+	keepconn) callhook_restart ;;
+	baseline_keep) baseline_stop && baseline_start ;;
+	esac
+}
+
+# worker_rss PARENT: "pid:VmRSS_kB:RssAnon_kB ..." of PARENT's children.
+worker_rss() {
+	local p out=
+	for p in $(children_of "$1"); do
+		out+="$p:$(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { print r ":" a }' "/proc/$p/status") "
+	done
+	echo "$out"
+}
+rss_max() { tr ' ' '\n' <<<"$1" | awk -F: 'NF == 3 && $2 > m { m = $2 } END { printf "%.1f", m / 1024 }'; }
+rss_anon_max() { tr ' ' '\n' <<<"$1" | awk -F: 'NF == 3 && $3 > m { m = $3 } END { printf "%.1f", m / 1024 }'; }
+
+machine_line() {
+	local cpu pgv ngv
+	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+	pgv=$(sql "show server_version" | awk '{ print $1 }')
+	ngv=$(nginx -v 2>&1 | sed 's/.*nginx\///')
+	echo "machine: $(nproc) CPUs ($cpu), $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); PostgreSQL $pgv, nginx $ngv, $(wrk --version 2>&1 | head -n 1 | awk '{ print $1, $2 }')"
+}
+
+pg_settings_line() {
+	echo "PostgreSQL: $(sql "select string_agg(name || '=' || setting || coalesce(unit, ''), ', ' order by name) from pg_settings
+		where name in ('fsync', 'synchronous_commit', 'shared_buffers', 'wal_sync_method', 'max_wal_size', 'full_page_writes')")"
+}
+
+fmt_row() { # fmt_row LABEL RPS P50 P99 EXTRA
+	printf '%-36s %9s %8s %8s  %s' "$1" "$2" "$3" "$4" "$5"
+}
+
+f0() { [ "$1" = - ] && echo - || printf '%.0f' "$1"; }
+f2() { [ "$1" = - ] && echo - || printf '%.2f' "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+meets() { # meets VALUE OP LIMIT: "met" or "MISSED"
+	awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { if (v == "-") { print "n/a"; exit }
+		ok = (op == ">=") ? v >= l : v <= l; print ok ? "met" : "MISSED" }'
+}
+
+start_everything() {
+	setup_tmp
+	( sleep "$BENCH_TIMEOUT"; say "bench: BENCH_TIMEOUT ($BENCH_TIMEOUT s) reached: stopping"; kill -TERM $$ ) &
+	WATCHDOG_PID=$!
+	PORT_KEEP=$(pick_port) && PORT_BASE=$(pick_port) && PORT_BASE_KEEP=$(pick_port) && PORT_STATIC=$(pick_port) ||
+		{ say "bench: no free ports"; exit 1; }
+	bench_pg_start "$@" || { say "bench: PostgreSQL did not start"; exit 1; }
+	write_config
+	config_append "$BENCH/sources.conf"
+	callhook_migrate || { say "bench: migrate failed"; exit 1; }
+	_psql callhook -f "$BENCH/schema.sql" >/dev/null || exit 1
+	baseline_build || exit 1
+	callhook_start "$BENCH_WORKERS" || { say "bench: callhook did not start"; exit 1; }
+	baseline_start || exit 1
+	nginx_start || { say "bench: nginx did not start"; exit 1; }
+}
+
+# smoke: one request of every template through callhook answers "stored".
+smoke() {
+	wrk_run smoke "$NGINX_PORT" 0 12 1 1 all "$CALLHOOK_PID" || return 1
+	if [ "$(kv stored "$LAST")" != 12 ]; then
+		say "bench: the mix is not stored by callhook: $LAST"
+		say "$(tail -n 12 "$T/callhook.log")"
+		return 1
+	fi
+}
+
+main_bench() {
+	local round t r
+	say "bench: $MODE run, $BENCH_ROUNDS round(s) of ${BENCH_SECONDS}s per target, wrk -t$BENCH_THREADS -c$BENCH_CONNS, $BENCH_WORKERS workers, temp dir $T"
+	start_everything
+	smoke || exit 1
+	capture_ingest_args "$NGINX_PORT" >&2 || { say "bench: could not capture callhook.ingest() arguments"; exit 1; }
+
+	# 1. Interleaved rounds.
+	for round in $(seq 1 "$BENCH_ROUNDS"); do
+		for t in "${TARGETS[@]}"; do
+			one "$t" "$round" || { say "bench: $t failed"; exit 1; }
+		done
+	done
+
+	# 2. Worker RSS: fresh workers, warm-up, then BENCH_RSS_REQUESTS more.
+	callhook_restart || exit 1
+	reset_tables
+	wrk_run rss-warm "$NGINX_PORT" 0 2000 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" || exit 1
+	RSS0=$(worker_rss "$CALLHOOK_PID")
+	wrk_run rss "$NGINX_PORT" 0 "$BENCH_RSS_REQUESTS" "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" || exit 1
+	RSS1=$(worker_rss "$CALLHOOK_PID")
+	RSS_N=$(kv responses "$LAST")
+	RSS_RPS=$(kv rps "$LAST")
+	BASE_RSS=$(worker_rss "$BASE_PID")
+	say "  rss: before $(rss_max "$RSS0") MB, after $RSS_N requests $(rss_max "$RSS1") MB ($RSS0 → $RSS1)"
+
+	# 3. Big bodies: CallScaler post-call with a BENCH_BIG_KB transcription, at lower concurrency.
+	reset_tables
+	wrk_run big "$NGINX_PORT" "$BENCH_BIG_SECONDS" 0 "$BENCH_BIG_CONNS" "$(( BENCH_BIG_CONNS < BENCH_THREADS ? BENCH_BIG_CONNS : BENCH_THREADS ))" \
+		big "$CALLHOOK_PID" || exit 1
+	BIG=$LAST
+	BIG_CPU=$LAST_CPU
+	BIG_ROWS=$(sql "select count(*) from callhook.deliveries")
+	BIG_SIZE=$(sql "select pg_size_pretty(pg_total_relation_size('callhook.deliveries') + pg_total_relation_size('callhook.calls'))")
+	say "  big: $(kv rps "$BIG") req/s, p99 $(kv p99_ms "$BIG") ms, mean body $(kv mean_body "$BIG") B, $BIG_ROWS stored of $(kv ok "$BIG") acknowledged"
+	[ "$BIG_ROWS" -ge "$(kv ok "$BIG")" ] || FAILED=1
+
+	# 4. Growth: BENCH_GROWTH_ROWS existing calls and deliveries, then callhook again.
+	reset_tables
+	local t0=$SECONDS
+	say "  growth: inserting $BENCH_GROWTH_ROWS calls and deliveries in SQL…"
+	growth_fill "$BENCH_GROWTH_ROWS" >/dev/null || { say "bench: growth fill failed"; exit 1; }
+	GROWTH_FILL_S=$((SECONDS - t0))
+	GROWTH_SIZE=$(sql "select pg_size_pretty(pg_total_relation_size('callhook.calls')) || ' calls, ' ||
+		pg_size_pretty(pg_total_relation_size('callhook.deliveries')) || ' deliveries'")
+	GROWTH_RPS='' GROWTH_P99='' GROWTH_OK=''
+	for r in $(seq 1 "$BENCH_GROWTH_ROUNDS"); do
+		local before_rows after_rows
+		before_rows=$(sql "select count(*) from callhook.deliveries")
+		sql_strict "checkpoint" >/dev/null
+		wrk_run "growth.$r" "$NGINX_PORT" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" || exit 1
+		after_rows=$(sql "select count(*) from callhook.deliveries")
+		GROWTH_RPS+="$(kv rps "$LAST") "
+		GROWTH_P99+="$(kv p99_ms "$LAST") "
+		GROWTH_OK+="$((after_rows - before_rows))/$(kv ok "$LAST") "
+		[ "$((after_rows - before_rows))" -ge "$(kv ok "$LAST")" ] || FAILED=1
+		say "  growth round $r: $(kv rps "$LAST") req/s, p99 $(kv p99_ms "$LAST") ms"
+	done
+	ENV_LINE=$(machine_line)
+	PG_LINE=$(pg_settings_line)
+	stop_all
+	make_report
+}
+
+make_report() {
+	local t rps p50 p99 ch base pgi pgins keep ratio_pg ratio_base g big_mb
+	report "callhook benchmark ($MODE), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet HEAD -- common fcgi sql deploy 2>/dev/null || echo ' + local changes')"
+	report "$ENV_LINE"
+	report "$PG_LINE"
+	report "load: wrk -t$BENCH_THREADS -c$BENCH_CONNS on 127.0.0.1, every request a new delivery, mix of 6 fixture bodies (Call Tracker call + message, Salpre call_ended, CallScaler post-call, CallRail post_call signed, Fone Dynamics), mean body ${BODY[callhook]:-?} B; pgbench -M prepared -c$BENCH_CONNS -j$BENCH_THREADS; callhook and baseline.c with $BENCH_WORKERS workers, nginx worker_processes $BENCH_NGINX_WORKERS"
+	report "$BENCH_ROUNDS interleaved round(s) of ${BENCH_SECONDS}s per target; medians; tables emptied before each run"
+	report ""
+	report "$(fmt_row "target" "req/s" "p50 ms" "p99 ms" "stored/acked per round;  CPU µs per request: total = app + nginx + postgres + client")"
+	for t in "${TARGETS[@]}"; do
+		# shellcheck disable=SC2086
+		rps=$(median ${RPS[$t]:-}); p50=$(median ${P50[$t]:-}); p99=$(median ${P99[$t]:-})
+		report "$(fmt_row "${LABEL[$t]}" "$(f0 "$rps")" "$(f2 "$p50")" "$(f2 "$p99")" \
+			"${OKS[$t]:-n/a} ;  $(f0 "$(median ${CPU_BUSY[$t]})") = $(f0 "$(median ${CPU_APP[$t]})") + $(f0 "$(median ${CPU_NGX[$t]})") + $(f0 "$(median ${CPU_PG[$t]})") + $(f0 "$(median ${CPU_CLI[$t]})")")"
+	done
+	# shellcheck disable=SC2086
+	{
+		ch=$(median ${RPS[callhook]}); base=$(median ${RPS[baseline]}); pgi=$(median ${RPS[pgb_ingest]})
+		pgins=$(median ${RPS[pgb_insert]}); keep=$(median ${RPS[keepconn]}); p99=$(median ${P99[callhook]})
+	}
+	ratio_pg=$(ratio "$ch" "$pgi")
+	ratio_base=$(ratio "$ch" "$base")
+	report ""
+	report "ratios: callhook/pgbench-ingest = $ratio_pg, callhook/baseline = $ratio_base, callhook/pgbench-insert = $(ratio "$ch" "$pgins"), callhook/nginx-return-200 = $(ratio "$ch" "$(median ${RPS[nginx200]})")"
+	# shellcheck disable=SC2086
+	report "keep_conn: callhook $(f0 "$keep") req/s, p99 $(f2 "$(median ${P99[keepconn]})") ms with fastcgi_keep_conn on + keepalive $BENCH_KEEPALIVE vs $(f0 "$ch") req/s, p99 $(f2 "$p99") ms without: ratio $(ratio "$keep" "$ch") ($(awk -v a="$keep" -v b="$ch" 'BEGIN { print (a > b * 1.02) ? "keep_conn is faster" : (a < b * 0.98) ? "keep_conn is slower" : "no difference" }')); baseline.c $(f0 "$(median ${RPS[baseline_keep]})") vs $(f0 "$base") req/s (ratio $(ratio "$(median ${RPS[baseline_keep]})" "$base"))"
+	report "worker RSS (callhook, $BENCH_WORKERS workers, pid:VmRSS kB:RssAnon kB): after 2,000 requests: $RSS0"
+	report "                                        after $RSS_N more ($(f0 "$RSS_RPS") req/s): $RSS1"
+	report "                                 baseline.c workers for comparison: $BASE_RSS"
+	# shellcheck disable=SC2086
+	g=$(median $GROWTH_RPS)
+	report "growth: with $BENCH_GROWTH_ROWS existing calls and deliveries ($GROWTH_SIZE, filled in ${GROWTH_FILL_S}s): $(f0 "$g") req/s (rounds: $GROWTH_RPS), p99 $(f2 "$(median $GROWTH_P99)") ms, stored/acked $GROWTH_OK = $(ratio "$g" "$ch") of the empty-table figure"
+	read -r -a bc <<<"$BIG_CPU"
+	big_mb=$(awk -v r="$(kv rps "$BIG")" -v b="$(kv mean_body "$BIG")" 'BEGIN { printf "%.1f", r * b / 1048576 }')
+	report "big bodies: CallScaler post-call with a ${BENCH_BIG_KB} KB transcription (body $(kv mean_body "$BIG") B), -c$BENCH_BIG_CONNS: $(f0 "$(kv rps "$BIG")") req/s ($big_mb MB/s), p50 $(f2 "$(kv p50_ms "$BIG")") ms, p99 $(f2 "$(kv p99_ms "$BIG")") ms, stored $BIG_ROWS/$(kv ok "$BIG") acked; CPU µs/request app $(cpu_us "${bc[1]}" "$(kv responses "$BIG")"), postgres $(cpu_us "${bc[3]}" "$(kv responses "$BIG")"); tables then $BIG_SIZE"
+	report ""
+	report "targets (reported, not asserted):"
+	report "  callhook/baseline >= 1.0 (synchronous commit on): $ratio_base  $(meets "$ratio_base" '>=' 1.0)"
+	report "  callhook/pgbench-ingest >= 1.0:                   $ratio_pg  $(meets "$ratio_pg" '>=' 1.0)"
+	report "  p99 <= 15 ms at $BENCH_CONNS connections:                $(f2 "$p99") ms  $(meets "$p99" '<=' 15)"
+	local rmax growth_mb
+	rmax=$(rss_max "$RSS1")
+	growth_mb=$(awk -v a="$(rss_max "$RSS0")" -v b="$rmax" 'BEGIN { printf "%+.1f", b - a }')
+	report "  worker RSS <= 8 MB and flat over $RSS_N requests:  max $rmax MB (RssAnon max $(rss_anon_max "$RSS1") MB), change $growth_mb MB  $(meets "$rmax" '<=' 8)$(awk -v g="$growth_mb" 'BEGIN { if (g > 0.5) print ", NOT flat" }')"
+	report "  1M existing calls >= 90% of empty:                $(ratio "$g" "$ch")  $(meets "$(ratio "$g" "$ch")" '>=' 0.9)"
+	[ "$FAILED" = 0 ] || report "FAILED: some acknowledged requests are missing from the database (see above)"
+	mkdir -p "$(dirname "$BENCH_OUT")"
+	printf '%s\n' "${REPORT[@]}" | tee "$BENCH_OUT"
+	say "bench: written to $BENCH_OUT; logs were in $T (CALLHOOK_KEEP_TMP=1 keeps them)"
+}
+
+# --- profile mode ---------------------------------------------------------------------------------------
+
+profile() {
+	local n=$BENCH_PROFILE_REQUESTS worker cg total ir
+	say "bench: profile, $n requests through one callhook worker under callgrind, then PostgreSQL's statement times"
+	WAIT_S=60
+	BENCH_WORKERS_SAVED=$BENCH_WORKERS
+	BENCH_WORKERS=1
+	start_everything shared_preload_libraries=pg_stat_statements pg_stat_statements.track=all track_functions=pl
+	_psql callhook -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+	# 1. callgrind: restart callhook's single worker under valgrind
+	callhook_stop
+	CALLHOOK_WRAPPER="valgrind --tool=callgrind --callgrind-out-file=$T/callgrind.out.%p --dump-instr=no" \
+		callhook_start 1 || { say "bench: callhook under valgrind did not start"; exit 1; }
+	wrk_run cg-warm "$NGINX_PORT" 0 60 1 1 all "$CALLHOOK_PID" || exit 1
+	worker=$(children_of "$CALLHOOK_PID" | head -n 1)
+	if callgrind_control -z "$worker" >"$T/cgctl.log" 2>&1; then
+		ZEROED=1
+	else
+		ZEROED=0
+		say "bench: callgrind_control -z failed ($(tail -n 1 "$T/cgctl.log")): counts include start-up and warm-up"
+	fi
+	wrk_run cg "$NGINX_PORT" 0 "$n" 1 1 all "$CALLHOOK_PID" || exit 1
+	local served=$(( $(kv responses "$LAST") + (ZEROED ? 0 : 60) ))
+	callhook_stop
+	cg=$T/callgrind.out.$worker
+	[ -s "$cg" ] || { say "bench: no callgrind output $cg"; exit 1; }
+	total=$(sed -n 's/^totals: \([0-9]*\).*/\1/p; s/^summary: \([0-9]*\).*/\1/p' "$cg" | tail -n 1)
+	ir=$(awk -v t="$total" -v n="$served" 'BEGIN { printf "%.0f", t / n }')
+	report "callhook benchmark: profile, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)"
+	report "$(machine_line)"
+	report ""
+	report "callgrind, one callhook worker, $served requests of the mix (every vendor, bodies ~1 KB)$([ "$ZEROED" = 1 ] && echo ', counted after a 60-request warm-up'):"
+	report "  total Ir $total = $ir instructions per request"
+	report ""
+	report "top functions by self cost (Ir):"
+	while IFS= read -r line; do report "  $line"; done < <(callgrind_annotate --inclusive=no "$cg" 2>/dev/null |
+		awk '/^-+$/ { s++ ; next } s >= 3 && NF' | head -n 25)
+	report ""
+	report "top functions by inclusive cost (Ir):"
+	while IFS= read -r line; do report "  $line"; done < <(callgrind_annotate --inclusive=yes "$cg" 2>/dev/null |
+		awk '/^-+$/ { s++ ; next } s >= 3 && NF' | head -n 30)
+
+	# 2. PostgreSQL: statement and function times for a normal run.
+	BENCH_WORKERS=$BENCH_WORKERS_SAVED
+	callhook_start "$BENCH_WORKERS" || exit 1
+	reset_tables
+	_psql callhook -c "SELECT pg_stat_statements_reset()" -c "SELECT pg_stat_reset()" >/dev/null
+	wrk_run pgprof "$NGINX_PORT" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" || exit 1
+	local reqs
+	reqs=$(kv responses "$LAST")
+	read -r -a cpu <<<"$LAST_CPU"
+	report ""
+	report "one ${BENCH_SECONDS}s run of the mix with track_functions=pl and pg_stat_statements.track=all: $(f0 "$(kv rps "$LAST")") req/s, $reqs requests"
+	report "  CPU µs per request: machine $(cpu_us "${cpu[0]}" "$reqs"), callhook $(cpu_us "${cpu[1]}" "$reqs"), nginx $(cpu_us "${cpu[2]}" "$reqs"), postgres $(cpu_us "${cpu[3]}" "$reqs"), wrk $(cpu_us "${cpu[4]}" "$reqs")"
+	report ""
+	report "PostgreSQL functions (µs per request = total time / requests):"
+	while IFS= read -r line; do report "  $line"; done < <(sql "select rpad(schemaname || '.' || funcname, 28) || lpad(calls::text, 9) || ' calls'
+		|| lpad(round((total_time * 1000 / $reqs)::numeric, 1)::text, 9) || ' µs total' || lpad(round((self_time * 1000 / $reqs)::numeric, 1)::text, 9) || ' µs self'
+		from pg_stat_user_functions order by total_time desc")
+	report ""
+	report "PostgreSQL statements by total time (µs per request; nested statements of the plpgsql functions included):"
+	while IFS= read -r line; do report "  $line"; done < <(sql "select lpad(round((total_exec_time * 1000 / $reqs)::numeric, 1)::text, 8) || ' µs '
+		|| lpad(calls::text, 8) || ' calls  ' || left(regexp_replace(query, '\s+', ' ', 'g'), 150)
+		from pg_stat_statements where dbid = (select oid from pg_database where datname = 'callhook')
+		order by total_exec_time desc limit 15")
+	report ""
+	report "WAL per request: $(sql "select pg_size_pretty((sum(wal_bytes) / $reqs)::bigint) || ' (' || (sum(wal_records) / $reqs)::int || ' records, ' || round(sum(wal_fpi) / $reqs, 2) || ' full-page images)' from pg_stat_statements where toplevel")"
+	stop_all
+	mkdir -p "$(dirname "$BENCH_OUT")"
+	printf '%s\n' "${REPORT[@]}" | tee "$BENCH_OUT"
+	say "bench: written to $BENCH_OUT"
+}
+
+if [ "$MODE" = profile ]; then
+	profile
+else
+	main_bench
+fi
+_TAP_DONE=1
+[ "$FAILED" = 0 ]
