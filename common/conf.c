@@ -74,8 +74,8 @@ config_parse_size(const char *s)
 
 	errno = 0;
 	n = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || n < 0)
-		return -1;
+	if (errno != 0 || end == s || n < 0 || n > (1LL << 30))
+		return -1;      /* bounded before a suffix multiplies it */
 	switch (tolower((unsigned char)*end)) {
 	case '\0': return n;
 	case 'k': n *= 1024; end++; break;

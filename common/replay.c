@@ -183,9 +183,10 @@ replay_one(PGconn *conn, const struct config *cfg, const struct filters *f, cons
 			return false;
 		}
 	}
-	if (f->verbose)
-		printf("delivery %s: %s%s%s\n", id, outcome, *prior && strcmp(prior, outcome) ?
-		    " (was " : "", *prior && strcmp(prior, outcome) ? prior : "");
+	if (f->verbose && *prior && strcmp(prior, outcome))
+		printf("delivery %s: %s (was %s)\n", id, outcome, prior);
+	else if (f->verbose)
+		printf("delivery %s: %s\n", id, outcome);
 	count(t, outcome, f->dry_run ? outcome : prior);
 	decoded_clear(&d);
 	return true;

@@ -143,6 +143,7 @@ BEGIN
     v_rec := v_set || v_forced || jsonb_build_object(
         'field_times', v_ft, 'data', v_data,
         'last_event_at', greatest(v_last, p_event_time),
+        'first_seen_at', least((v_old->>'first_seen_at')::timestamptz, p_received_at),
         'is_test', (v_old->>'is_test')::boolean AND p_is_test);
 
     EXECUTE format(

@@ -63,6 +63,9 @@ for t in tests/integration/*.sh; do
 	component "$(basename "$t" .sh)" bash "$t"
 done
 
+# The release tarball builds and passes its own checks (make distcheck).
+component distcheck sh -c 'make -s distcheck >tests/out/distcheck.full.log 2>&1 && echo "ok - make distcheck" || { tail -n 30 tests/out/distcheck.full.log; echo "not ok - make distcheck"; }'
+
 # Hostile input under the sanitizers, the fuzzers for a bounded time, and valgrind on the integration tests.
 component fuzz bash tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
 limit=1800 component sanitizers bash tests/sanitizers.sh

@@ -1,8 +1,9 @@
 -- pgbench script (tests/bench/run.sh): callhook's own per-request transaction, one call of callhook.ingest()
 -- with the arguments callhook sent for a Call Tracker call.finished (captured from the server log by run.sh
 -- and passed with -D), made unique per transaction: the call id :id is replaced by a random :n in the body
--- and in the rows, and the dedup key is the event and :n. Run with -M prepared, as callhook prepares it.
+-- and in the rows, and the dedup key is the event and :n. The query argument is '' as captured (with ?token= only, callhook
+-- stores the query without its secret: ''). Run with -M prepared, as callhook prepares it.
 \set n random(1, 9000000000000000)
-SELECT * FROM callhook.ingest(:source, :vendor, :event, :method, :ctype, :query, :headers::jsonb,
+SELECT * FROM callhook.ingest(:source, :vendor, :event, :method, :ctype, '', :headers::jsonb,
     convert_to(replace(:body, :id, :n::text), 'UTF8'), :event || ':' || :n, :outcome, NULL,
     replace(:rows, :id, :n::text)::jsonb, now());

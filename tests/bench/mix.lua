@@ -9,10 +9,14 @@
 --   BENCH_FIXTURES  tests/fixtures directory (required)
 --   BENCH_MIX       all (default): the six templates below in turn; ct: the Call Tracker call only;
 --                   big: CallScaler post-call with a BENCH_BIG_BYTES transcription
---   BENCH_ID_BASE   first id of this run (ids are BENCH_ID_BASE + thread + nthreads * counter)
+--   BENCH_ID_BASE   first id of this run (thread n uses BENCH_ID_BASE + n * 10^8 upwards)
 --   BENCH_SECONDS   stop sending this many seconds after the thread's first request (0: never)
---   BENCH_MAX       stop sending after this many responses in all (0: never)
+--   BENCH_MAX       stop sending after this many responses per thread (0: never)
+--   BENCH_CPT       connections per thread (wrk -c / -t)
 --   BENCH_DONE_DIR  each thread creates <dir>/<n>.done once it has stopped and nothing is in flight
+-- Stopping: once a thread is past its limit, delay() holds back every connection's next request; when each of
+-- its BENCH_CPT connections has answered once more, nothing is in flight. (Counting requests sent would not
+-- do: wrk calls request() once more on thread 1 to verify the script.)
 -- done() prints one line: "BENCH key=value ...".
 
 local ffi = require("ffi")
@@ -140,7 +144,7 @@ local templates, next_id, step, k
 local stop_at, max_per_thread, done_dir
 t_first, t_last, t_stop = nil, nil, nil
 sent, received, n200, nstored, nother, statuses, bytes_sent = 0, 0, 0, 0, 0, {}, 0
-local stopping, marked = false, false
+local stopping, marked, cpt, after_stop = false, false, 1, 0
 
 function init(args)
 	local fixtures = assert(os.getenv("BENCH_FIXTURES"), "BENCH_FIXTURES is not set")
@@ -163,13 +167,15 @@ function init(args)
 			if not ok then crypto = ffi.load("libcrypto.so.3") end
 		end
 	end
-	step = nthreads or 1
-	next_id = tonumber(os.getenv("BENCH_ID_BASE") or "1000000") + (tid or 0)
+	-- init() of thread 1 runs before setup() of thread 2, so the thread count is not known here
+	step = 1
+	next_id = tonumber(os.getenv("BENCH_ID_BASE") or "1000000000") + (tid or 0) * 1e8
+	cpt = tonumber(os.getenv("BENCH_CPT") or "1")
 	k = (tid or 0) % #templates
 	local secs = tonumber(os.getenv("BENCH_SECONDS") or "0")
 	stop_at = secs > 0 and secs or nil
 	local max = tonumber(os.getenv("BENCH_MAX") or "0")
-	max_per_thread = max > 0 and math.ceil(max / step) or nil
+	max_per_thread = max > 0 and max or nil
 	done_dir = os.getenv("BENCH_DONE_DIR")
 end
 
@@ -210,11 +216,14 @@ function response(status, headers, body)
 	else
 		nother = nother + 1
 	end
-	if not stopping and ((stop_at and t_last >= stop_at) or (max_per_thread and received >= max_per_thread)) then
+	if stopping then
+		after_stop = after_stop + 1
+	elseif (stop_at and t_last >= stop_at) or (max_per_thread and received >= max_per_thread) then
 		stopping = true
 		t_stop = t_last
+		after_stop = 1
 	end
-	if stopping and sent == received then mark_done() end
+	if stopping and after_stop >= cpt then mark_done() end
 end
 
 function delay()
@@ -250,7 +259,7 @@ function done(summary, latency, requests)
 	io.write(string.format(
 		"BENCH responses=%d ok=%d stored=%d other=%d sent=%d inflight=%d active_s=%.3f rps=%.1f " ..
 		"p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f mean_body=%.0f errors=%d timeouts=%d codes=%s\n",
-		resp, ok, stored, other, sent_all, sent_all - resp, active, active > 0 and resp / active or 0,
+		resp, ok, stored, other, sent_all - 1, sent_all - 1 - resp, active, active > 0 and resp / active or 0,
 		latency:percentile(50) / 1e3, latency:percentile(90) / 1e3, latency:percentile(99) / 1e3,
 		latency.max / 1e3, sent_all > 0 and bytes / sent_all or 0,
 		e.connect + e.read + e.write, e.timeout, table.concat(list, ",")))

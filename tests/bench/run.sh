@@ -164,17 +164,24 @@ nginx_write_conf() {
 	EOF
 }
 
-# bench_pg_start: lib.sh's cluster with PostgreSQL 15's defaults for what lib.sh shrinks (shared_buffers,
-# max_connections), fsync and synchronous_commit on, plus EXTRA settings (NAME=VALUE…).
+# bench_pg_start [NAME=VALUE…]: lib.sh's cluster with PostgreSQL 15's defaults for what lib.sh shrinks
+# (shared_buffers, max_connections), fsync and synchronous_commit on, plus the given settings (applied after
+# the restart, so that settings of a preloaded library are known by then).
 bench_pg_start() {
-	local kv
+	local kv preload=
 	pg_start || return 1
-	_psql postgres -c "ALTER SYSTEM SET shared_buffers = '128MB'" -c "ALTER SYSTEM SET max_connections = 100" \
-		-c "ALTER SYSTEM SET synchronous_commit = on" -c "ALTER SYSTEM SET fsync = on" || return 1
 	for kv in "$@"; do
-		_psql postgres -c "ALTER SYSTEM SET ${kv%%=*} = '${kv#*=}'" || return 1
+		[ "${kv%%=*}" = shared_preload_libraries ] && preload=${kv#*=}
 	done
-	pg_stop && pg_start
+	_psql postgres -c "ALTER SYSTEM SET shared_buffers = '128MB'" -c "ALTER SYSTEM SET max_connections = 100" \
+		-c "ALTER SYSTEM SET synchronous_commit = on" -c "ALTER SYSTEM SET fsync = on" \
+		-c "ALTER SYSTEM SET shared_preload_libraries = '$preload'" >/dev/null || return 1
+	pg_stop && pg_start || return 1
+	for kv in "$@"; do
+		[ "${kv%%=*}" = shared_preload_libraries ] && continue
+		_psql postgres -c "ALTER SYSTEM SET ${kv%%=*} = '${kv#*=}'" >/dev/null || return 1
+	done
+	[ $# -eq 0 ] || _psql postgres -c "SELECT pg_reload_conf()" >/dev/null
 }
 
 baseline_build() {
@@ -187,9 +194,12 @@ baseline_build() {
 }
 
 baseline_start() {
+	local pre=()
 	rm -f "$T/baseline.sock"
-	as_user "$T/bin/baseline" "$T/baseline.sock" "host=$T/pg dbname=callhook user=callhook_w" "$BENCH_WORKERS" \
-		</dev/null >>"$T/baseline.log" 2>&1 &
+	[ "$IS_ROOT" = 1 ] && pre=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+	# one subshell that execs, so that $! is the baseline's parent itself (as lib.sh's callhook_start does)
+	(cd "$T" && exec "${pre[@]}" "$T/bin/baseline" "$T/baseline.sock" "host=$T/pg dbname=callhook user=callhook_w" \
+		"$BENCH_WORKERS" </dev/null >>"$T/baseline.log" 2>&1) &
 	BASE_PID=$!
 	wait_until "$WAIT_S" _baseline_up || { say "bench: baseline did not start: $(tail -n 5 "$T/baseline.log")"; return 1; }
 }
@@ -247,7 +257,8 @@ wrk_run() {
 	ID_BASE=$((ID_BASE + 1000000000))
 	if [ "$secs" -gt 0 ]; then bound=$((secs + 8)); else bound=$BENCH_RSS_MAX_SECONDS; fi
 	before=$(cpu_snapshot "${app:-x}" "$NGINX_PID" "$PG_PID")
-	BENCH_FIXTURES=$FIXTURES BENCH_MIX=$mix BENCH_ID_BASE=$ID_BASE BENCH_SECONDS=$secs BENCH_MAX=$max \
+	BENCH_FIXTURES=$FIXTURES BENCH_MIX=$mix BENCH_ID_BASE=$ID_BASE BENCH_SECONDS=$secs \
+		BENCH_MAX=$(( max > 0 ? (max + threads - 1) / threads : 0 )) BENCH_CPT=$((conns / threads)) \
 		BENCH_DONE_DIR=$ddir BENCH_BIG_BYTES=$((BENCH_BIG_KB * 1024)) \
 		wrk -t"$threads" -c"$conns" -d"${bound}s" --timeout 10s -s "$BENCH/mix.lua" "http://127.0.0.1:$port/" \
 		>"$T/wrk.$name.out" 2>&1 &
@@ -270,7 +281,7 @@ wrk_run() {
 }
 
 # cpu_us_per_req TICKS REQUESTS: microseconds of CPU per request.
-cpu_us() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", n > 0 ? t * 1e6 / hz / n : 0 }'; }
+cpu_us() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { v = 0; if (n > 0) v = t * 1e6 / hz / n; printf "%.0f", v }'; }
 
 # pgbench_run NAME SCRIPT: pgbench for BENCH_SECONDS; $LAST = "BENCH tps=… p50_ms=… p99_ms=… xacts=… failed=…".
 pgbench_run() {
@@ -342,8 +353,9 @@ capture_ingest_args() {
 		body = vals[8]
 		if body.startswith("\\x"):
 		    body = bytes.fromhex(body[2:]).decode("utf-8")
-		names = {1: "source", 2: "vendor", 3: "event", 4: "method", 5: "ctype", 6: "query", 7: "headers",
-		         10: "outcome", 12: "rows"}
+		names = {1: "source", 2: "vendor", 3: "event", 4: "method", 5: "ctype", 7: "headers", 10: "outcome",
+		         12: "rows"}
+		assert vals[6] == "", "the captured query is not empty"  # ingest.sql passes '' (pgbench -D cannot)
 		out = ["%s=%s" % (n, vals[k] if vals[k] is not None else "") for k, n in names.items()]
 		out += ["body=" + body, "id=59179"]
 		assert "59179" in vals[12] and "59179" in body, "the call id is not in the captured rows and body"
@@ -371,7 +383,7 @@ growth_fill() {
 
 # --- the run --------------------------------------------------------------------------------------------
 
-declare -A RPS P50 P99 OKS CPU_APP CPU_NGX CPU_PG CPU_CLI CPU_BUSY BODY
+declare -A RPS P50 P99 OKS CPU_APP CPU_NGX CPU_PG CPU_CLI CPU_BUSY CPU_OTHER BODY LOST
 TARGETS=(nginx200 baseline callhook keepconn baseline_keep pgb_ingest pgb_insert)
 declare -A LABEL=(
 	[nginx200]="nginx return 200 (same requests)"
@@ -398,6 +410,9 @@ record() { # record TARGET: append $LAST/$LAST_CPU to the target's lists
 	CPU_NGX[$t]+="$(cpu_us "${cpu[2]}" "$resp") "
 	CPU_PG[$t]+="$(cpu_us "${cpu[3]}" "$resp") "
 	CPU_CLI[$t]+="$(cpu_us "${cpu[4]:-0}" "$resp") "
+	CPU_OTHER[$t]+="$(cpu_us "$((cpu[0] - cpu[1] - cpu[2] - cpu[3] - ${cpu[4]:-0}))" "$resp") "
+	# requests never answered before the load's time bound, and wrk's timeouts (keep_conn stalls)
+	LOST[$t]+="$(( $(kv inflight "$LAST" || echo 0) + 0 ))/$(( $(kv timeouts "$LAST" || echo 0) + 0 )) "
 }
 
 # check_stored TARGET TABLE: rows added to TABLE (since reset_tables) = 200 answers; a miss fails the run.
@@ -432,9 +447,10 @@ one() { # one TARGET ROUND: measure TARGET once
 	pgb_ingest) check_stored "$t" callhook.deliveries ;;
 	pgb_insert) check_stored "$t" bench.baseline ;;
 	esac
-	say "$(printf '  round %d  %-34s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %s' "$round" "${LABEL[$t]}" \
-		"$(kv rps "$LAST")" "$(kv p50_ms "$LAST")" "$(kv p99_ms "$LAST")" \
-		"$(sed -n 's/.*\(codes=[^ ]*\).*/\1/p; s/.*\(failed=[^ ]*\).*/\1/p' <<<"$LAST")")"
+	say "$(printf '  round %d  %-34s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %s %s  foreign CPU %s µs/req' "$round" \
+		"${LABEL[$t]}" "$(kv rps "$LAST")" "$(kv p50_ms "$LAST")" "$(kv p99_ms "$LAST")" \
+		"$(sed -n 's/.*\(codes=[^ ]*\).*/\1/p; s/.*\(failed=[^ ]*\).*/\1/p' <<<"$LAST")" \
+		"$(sed -n 's/.*\(inflight=[^ ]*\).*/unanswered:\1/p' <<<"$LAST")" "$(awk '{ print $NF }' <<<"${CPU_OTHER[$t]}")")"
 	# a keep_conn run can leave workers pinned to idle connections: start the next target afresh
 	case $t in
 	keepconn) callhook_restart ;;
@@ -472,7 +488,7 @@ fmt_row() { # fmt_row LABEL RPS P50 P99 EXTRA
 
 f0() { [ "$1" = - ] && echo - || printf '%.0f' "$1"; }
 f2() { [ "$1" = - ] && echo - || printf '%.2f' "$1"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 meets() { # meets VALUE OP LIMIT: "met" or "MISSED"
 	awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { if (v == "-") { print "n/a"; exit }
 		ok = (op == ">=") ? v >= l : v <= l; print ok ? "met" : "MISSED" }'
@@ -480,7 +496,12 @@ meets() { # meets VALUE OP LIMIT: "met" or "MISSED"
 
 start_everything() {
 	setup_tmp
-	( sleep "$BENCH_TIMEOUT"; say "bench: BENCH_TIMEOUT ($BENCH_TIMEOUT s) reached: stopping"; kill -TERM $$ ) &
+	(
+		end=$((SECONDS + BENCH_TIMEOUT))
+		while [ "$SECONDS" -lt "$end" ]; do sleep 1; done
+		say "bench: BENCH_TIMEOUT ($BENCH_TIMEOUT s) reached: stopping"
+		kill -TERM $$
+	) &
 	WATCHDOG_PID=$!
 	PORT_KEEP=$(pick_port) && PORT_BASE=$(pick_port) && PORT_BASE_KEEP=$(pick_port) && PORT_STATIC=$(pick_port) ||
 		{ say "bench: no free ports"; exit 1; }
@@ -507,8 +528,8 @@ smoke() {
 
 main_bench() {
 	local round t r
-	say "bench: $MODE run, $BENCH_ROUNDS round(s) of ${BENCH_SECONDS}s per target, wrk -t$BENCH_THREADS -c$BENCH_CONNS, $BENCH_WORKERS workers, temp dir $T"
 	start_everything
+	say "bench: $MODE run, $BENCH_ROUNDS round(s) of ${BENCH_SECONDS}s per target, wrk -t$BENCH_THREADS -c$BENCH_CONNS, $BENCH_WORKERS workers, temp dir $T"
 	smoke || exit 1
 	capture_ingest_args "$NGINX_PORT" >&2 || { say "bench: could not capture callhook.ingest() arguments"; exit 1; }
 
@@ -518,6 +539,17 @@ main_bench() {
 			one "$t" "$round" || { say "bench: $t failed"; exit 1; }
 		done
 	done
+
+	# keep_conn with a single connection: is the next request on a kept connection served at all?
+	callhook_restart || exit 1
+	wrk_run probe-keep "$PORT_KEEP" 3 0 1 1 all "$CALLHOOK_PID" || exit 1
+	PROBE_CH=$LAST
+	callhook_restart || exit 1
+	baseline_stop && baseline_start || exit 1
+	wrk_run probe-bkeep "$PORT_BASE_KEEP" 3 0 1 1 all "$BASE_PID" || exit 1
+	PROBE_BASE=$LAST
+	baseline_stop && baseline_start || exit 1
+	say "  keep_conn probe, 1 connection for 3 s: callhook $(kv responses "$PROBE_CH") answered, $(kv inflight "$PROBE_CH") unanswered; baseline.c $(kv responses "$PROBE_BASE") answered, $(kv inflight "$PROBE_BASE") unanswered"
 
 	# 2. Worker RSS: fresh workers, warm-up, then BENCH_RSS_REQUESTS more.
 	callhook_restart || exit 1
@@ -577,13 +609,19 @@ make_report() {
 	report "load: wrk -t$BENCH_THREADS -c$BENCH_CONNS on 127.0.0.1, every request a new delivery, mix of 6 fixture bodies (Call Tracker call + message, Salpre call_ended, CallScaler post-call, CallRail post_call signed, Fone Dynamics), mean body ${BODY[callhook]:-?} B; pgbench -M prepared -c$BENCH_CONNS -j$BENCH_THREADS; callhook and baseline.c with $BENCH_WORKERS workers, nginx worker_processes $BENCH_NGINX_WORKERS"
 	report "$BENCH_ROUNDS interleaved round(s) of ${BENCH_SECONDS}s per target; medians; tables emptied before each run"
 	report ""
-	report "$(fmt_row "target" "req/s" "p50 ms" "p99 ms" "stored/acked per round;  CPU µs per request: total = app + nginx + postgres + client")"
+	report "$(printf '%-34s %7s %7s %8s  %-24s %-11s %s' target req/s "p50 ms" "p99 ms" "stored/acked per round" "unanswered" \
+		"CPU µs/request: app nginx postgres client | foreign")"
 	for t in "${TARGETS[@]}"; do
 		# shellcheck disable=SC2086
 		rps=$(median ${RPS[$t]:-}); p50=$(median ${P50[$t]:-}); p99=$(median ${P99[$t]:-})
-		report "$(fmt_row "${LABEL[$t]}" "$(f0 "$rps")" "$(f2 "$p50")" "$(f2 "$p99")" \
-			"${OKS[$t]:-n/a} ;  $(f0 "$(median ${CPU_BUSY[$t]})") = $(f0 "$(median ${CPU_APP[$t]})") + $(f0 "$(median ${CPU_NGX[$t]})") + $(f0 "$(median ${CPU_PG[$t]})") + $(f0 "$(median ${CPU_CLI[$t]})")")"
+		# shellcheck disable=SC2086
+		report "$(printf '%-34s %7s %7s %8s  %-24s %-11s %s %s %s %s | %s' "${LABEL[$t]}" "$(f0 "$rps")" "$(f2 "$p50")" \
+			"$(f2 "$p99")" "${OKS[$t]:-n/a}" "$(awk '{ n = 0; for (i = 1; i <= NF; i++) { split($i, a, "/"); n += a[1] } print n }' <<<"${LOST[$t]:-}")" \
+			"$(f0 "$(median ${CPU_APP[$t]})")" "$(f0 "$(median ${CPU_NGX[$t]})")" "$(f0 "$(median ${CPU_PG[$t]})")" \
+			"$(f0 "$(median ${CPU_CLI[$t]})")" "$(f0 "$(median ${CPU_OTHER[$t]})")")"
 	done
+	report "(unanswered: requests still without an answer when the load's time bound ended, summed over rounds; foreign: CPU"
+	report " used on the machine by processes other than the measured ones, per request: other jobs sharing the machine)"
 	# shellcheck disable=SC2086
 	{
 		ch=$(median ${RPS[callhook]}); base=$(median ${RPS[baseline]}); pgi=$(median ${RPS[pgb_ingest]})
@@ -594,7 +632,8 @@ make_report() {
 	report ""
 	report "ratios: callhook/pgbench-ingest = $ratio_pg, callhook/baseline = $ratio_base, callhook/pgbench-insert = $(ratio "$ch" "$pgins"), callhook/nginx-return-200 = $(ratio "$ch" "$(median ${RPS[nginx200]})")"
 	# shellcheck disable=SC2086
-	report "keep_conn: callhook $(f0 "$keep") req/s, p99 $(f2 "$(median ${P99[keepconn]})") ms with fastcgi_keep_conn on + keepalive $BENCH_KEEPALIVE vs $(f0 "$ch") req/s, p99 $(f2 "$p99") ms without: ratio $(ratio "$keep" "$ch") ($(awk -v a="$keep" -v b="$ch" 'BEGIN { print (a > b * 1.02) ? "keep_conn is faster" : (a < b * 0.98) ? "keep_conn is slower" : "no difference" }')); baseline.c $(f0 "$(median ${RPS[baseline_keep]})") vs $(f0 "$base") req/s (ratio $(ratio "$(median ${RPS[baseline_keep]})" "$base"))"
+	report "keep_conn: callhook $(f0 "$keep") req/s, p99 $(f2 "$(median ${P99[keepconn]})") ms with fastcgi_keep_conn on + keepalive $BENCH_KEEPALIVE vs $(f0 "$ch") req/s, p99 $(f2 "$p99") ms without: ratio $(ratio "$keep" "$ch") ($(awk -v a="$keep" -v b="$ch" 'BEGIN { w = "no difference"; if (a > b * 1.02) w = "keep_conn is faster"; if (a < b * 0.98) w = "keep_conn is slower"; print w }')); baseline.c $(f0 "$(median ${RPS[baseline_keep]})") vs $(f0 "$base") req/s (ratio $(ratio "$(median ${RPS[baseline_keep]})" "$base"))"
+	report "keep_conn with one connection for 3 s: callhook answered $(kv responses "$PROBE_CH") requests, $(kv inflight "$PROBE_CH") left unanswered (max latency $(f2 "$(kv max_ms "$PROBE_CH")") ms); baseline.c answered $(kv responses "$PROBE_BASE"), $(kv inflight "$PROBE_BASE") unanswered"
 	report "worker RSS (callhook, $BENCH_WORKERS workers, pid:VmRSS kB:RssAnon kB): after 2,000 requests: $RSS0"
 	report "                                        after $RSS_N more ($(f0 "$RSS_RPS") req/s): $RSS1"
 	report "                                 baseline.c workers for comparison: $BASE_RSS"
@@ -628,7 +667,8 @@ profile() {
 	WAIT_S=60
 	BENCH_WORKERS_SAVED=$BENCH_WORKERS
 	BENCH_WORKERS=1
-	start_everything shared_preload_libraries=pg_stat_statements pg_stat_statements.track=all track_functions=pl
+	start_everything shared_preload_libraries=pg_stat_statements pg_stat_statements.track=all \
+		pg_stat_statements.track_planning=on track_functions=pl
 	_psql callhook -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 	# 1. callgrind: restart callhook's single worker under valgrind
 	callhook_stop

@@ -83,7 +83,8 @@ done
 wait "$LOAD_PID"
 diag "kill: $kills workers killed with SIGKILL"
 ok "[ $kills -ge 3 ]" "kill: workers were killed at least three times"
-ok "[ \$(children_of $CALLHOOK_PID | wc -l) -eq 2 ]" "kill: the parent restarted the killed workers"
+two_workers() { [ "$(children_of "$CALLHOOK_PID" | wc -l)" -eq 2 ]; }
+ok "wait_until 10 two_workers" "kill: the parent restarted the killed workers"
 verify kill
 
 # 3. PostgreSQL down and the spool read-only: 503, never 200.

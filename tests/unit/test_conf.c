@@ -126,6 +126,9 @@ sizes(void)
 	CHECK(config_parse_size("-5") == -1, "negative rejected");
 	CHECK(config_parse_size("") == -1, "empty rejected");
 	CHECK(config_parse_size("5G") == -1, "5G rejected (no G suffix)");
+	CHECK(config_parse_size("430390778619552654m") == -1, "a huge number with a suffix is rejected, not overflowed");
+	CHECK(config_parse_size("1073741824") == 1073741824, "1 GiB is the largest size");
+	CHECK(config_parse_size("1025M") == -1, "over 1 GiB with a suffix is rejected");
 }
 
 static void

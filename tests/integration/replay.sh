@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# callhook replay: re-running normalization over stored deliveries duplicates nothing, rebuilds rows that
+# were lost, and recovers deliveries that an earlier decoder rejected.
+. "$(dirname "$0")/../lib.sh"
+F=$REPO/tests/fixtures/calltracker
+
+setup_tmp
+pg_start || bail_out "PostgreSQL did not start"
+write_config
+callhook_migrate || bail_out "migrate failed"
+callhook_start 2 || bail_out "callhook did not start"
+nginx_start || bail_out "nginx did not start"
+
+for c in call_received call_finished message_received tracker_created usage_created voicemail_received call_missed; do
+	post POST "/hooks/ct?token=$TOKEN" -H 'Content-Type: application/json' --data-binary "@$F/$c.body"
+	[ "$HTTP_STATUS" = 200 ] || diag "$c: $HTTP_STATUS $RESP_BODY"
+done
+post POST "/hooks/ct?token=$TOKEN" -H 'Content-Type: application/json' --data-binary "@$F/malformed_call_received.body"
+is "$HTTP_STATUS" 400 "a malformed delivery is rejected"
+
+snapshot() {
+	sql "select (select count(*) from deliveries) || '|' || (select count(*) from calls) || '|' ||
+		(select count(*) from messages) || '|' || (select count(*) from trackers) || '|' ||
+		(select count(*) from usage) || '|' || (select count(*) from voicemails) || '|' ||
+		(select string_agg(outcome, ',' order by id) from deliveries) || '|' ||
+		(select md5(string_agg((to_jsonb(c) - 'id')::text, ',' order by external_id)) from calls c)"
+}
+before=$(snapshot)
+diag "before: $before"
+
+replay() { callhook_run -c "$T/callhook.conf" replay "$@" 2>&1; }
+out=$(replay --vendor calltracker) && rc=0 || rc=$?
+is "$rc" 0 "replay --vendor calltracker succeeds"
+like "$out" "replayed 8 deliveries in [0-9.]+ s: 7 stored, 0 ignored, 1 rejected" "it reports what it replayed"
+diag "$out"
+is "$(snapshot)" "$before" "replaying every delivery changes no row and duplicates nothing"
+out=$(replay --vendor calltracker)
+is "$(snapshot)" "$before" "replaying twice changes nothing either"
+
+# Rows lost (say, deleted by mistake) are rebuilt from the raw deliveries.
+sql "delete from calls; delete from voicemails" >/dev/null
+out=$(replay --source ct --event call.finished)
+like "$out" "replayed 2 deliveries" "replay --event selects that event's deliveries (finished and missed)"
+is "$(sql "select status, duration_s from calls where external_id = '59179'")" "completed|219" "the finished call is rebuilt"
+replay --source ct >/dev/null
+is "$(snapshot)" "$before" "replay --source rebuilds every lost row exactly"
+
+# A delivery an earlier build rejected: replay --outcome rejected recovers it once the decoder accepts it.
+id=$(sql "select id from deliveries where event = 'call.received' and outcome = 'stored' limit 1")
+sql "update deliveries set outcome = 'rejected', error = 'field \"data.id\": missing' where id = $id" >/dev/null
+sql "delete from call_events; delete from calls where external_id = '59179'" >/dev/null
+out=$(replay --outcome rejected -v)
+like "$out" "delivery $id: stored \\(was rejected\\)" "replay --outcome rejected recovers the delivery"
+like "$out" "replayed 2 deliveries.*1 rejected" "the truly malformed one stays rejected"
+is "$(sql "select outcome, error is null from deliveries where id = $id")" "stored|t" "its outcome is stored and the error cleared"
+is "$(sql "select count(*) from calls where external_id = '59179'")" 1 "its row is back, once"
+out=$(replay --delivery "$id" --dry-run)
+like "$out" "would replay 1 deliveries" "--dry-run and --delivery"
+
+out=$(replay --since 2999-01-01)
+like "$out" "replayed 0 deliveries" "--since in the future selects nothing"
+done_testing
