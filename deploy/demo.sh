@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run callhook for real on this machine: install the dependencies, build, start a PostgreSQL cluster, callhook
 # and nginx on 127.0.0.1:8080 (all under $CALLHOOK_DEMO_DIR, default /tmp/callhook-demo), post the sample Call
-# Tracker webhooks from tests/fixtures/calltracker and show the rows. Everything keeps running afterwards.
+# Tracker webhooks from tests/fixtures/calltracker and samples of the other four vendors, and show the rows. Everything keeps running afterwards.
 #
 #   deploy/demo.sh [start]   set up (or restart) and post the samples
 #   deploy/demo.sh stop      stop callhook, nginx and PostgreSQL (by pid); the data stays in the demo dir
@@ -74,8 +74,8 @@ token=$(cat "$T/token")
 mkdir -p "$T/spool"
 chmod 0700 "$T/spool"
 own "$T/spool"
-# One source per vendor belongs here; the other vendors (callrail, salpre, callscaler, fonedynamics) get
-# theirs once their samples are in tests/fixtures.
+# One source per vendor: Call Tracker with a fresh token, the others with the sample credentials their
+# fixtures are signed or sent with (tests/fixtures/<vendor>/sources.conf).
 cat >"$T/callhook.conf" <<EOF
 [database]
 conninfo = host=$T/pg dbname=callhook user=callhook_w
@@ -89,6 +89,10 @@ spool_dir = $T/spool
 vendor = calltracker
 token = $token
 EOF
+for v in callrail salpre callscaler fonedynamics; do
+	printf '\n' >>"$T/callhook.conf"
+	cat "tests/fixtures/$v/sources.conf" >>"$T/callhook.conf"
+done
 chmod 0640 "$T/callhook.conf"
 [ "$IS_ROOT" = 0 ] || chgrp nogroup "$T/callhook.conf"
 
@@ -117,10 +121,35 @@ for name in call_received call_finished call_recording_available call_missed mes
 	printf '  %-26s HTTP %s  %s\n' "$name" "$HTTP_STATUS" "$RESP_BODY"
 done
 
+# post_fixture VENDOR CASE: post a fixture as its .meta says (method, path, query, content type, headers).
+post_fixture() {
+	local meta=tests/fixtures/$1/$2.meta body=tests/fixtures/$1/$2.body line method=POST path= query= ct=application/json
+	local args=()
+	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in
+		method=*) method=${line#method=} ;;
+		path=*) path=${line#path=} ;;
+		query=*) query=${line#query=} ;;
+		content_type=*) ct=${line#content_type=} ;;
+		header=*) args+=(-H "${line#header=}") ;;
+		esac
+	done <"$meta"
+	[ -z "$ct" ] || args+=(-H "Content-Type: $ct")
+	[ "$method" = GET ] || args+=(--data-binary "@$body")
+	post "$method" "$path${query:+?$query}" "${args[@]}"
+	printf '  %-40s HTTP %s  %s\n' "$1/$2" "$HTTP_STATUS" "$RESP_BODY"
+}
+say "Posting samples of the other vendors"
+for c in callrail/pre_call callrail/post_call_answered callrail/call_modified callrail/text_message_received \
+	callrail/form_submission salpre/call_initiated salpre/call_answered salpre/call_ended \
+	callscaler/call_completed callscaler/in_call_form fonedynamics/get_answered fonedynamics/post_form_no_answer; do
+	post_fixture "${c%%/*}" "${c#*/}"
+done
+
 psql_cmd="psql -h $T/pg -U postgres callhook"
 say "A few rows"
-$psql_cmd -c "select external_id, status, answered, caller_number, tracking_number, started_at, duration_s,
-	tracker_name, traffic_source from callhook.calls order by id"
+$psql_cmd -c "select source, external_id, status, answered, caller_number, tracking_number, started_at,
+	duration_s, traffic_source from callhook.calls order by id"
 $psql_cmd -c "select external_id, direction, from_number, to_number, body, sent_at from callhook.messages order by id"
 $psql_cmd -c "select id, source, event, outcome, received_at from callhook.deliveries order by id desc limit 8"
 
