@@ -83,14 +83,39 @@ BEGIN
             'source', p_source, 'vendor', p_vendor, 'external_id', p_external_id,
             'data', p_data, 'is_test', p_is_test, 'first_seen_at', p_received_at,
             'last_event_at', p_event_time, 'field_times', v_ft);
-        EXECUTE format(
-            'INSERT INTO callhook.%1$I AS t (%2$s) SELECT %3$s'
-            ' FROM pg_catalog.jsonb_populate_record(NULL::callhook.%1$I, $1) AS r'
-            ' ON CONFLICT (source, external_id) DO NOTHING RETURNING t.id',
-            p_table,
-            (SELECT string_agg(format('%I', c.key), ', ') FROM jsonb_object_keys(v_rec) AS c(key)),
-            (SELECT string_agg(format('r.%I', c.key), ', ') FROM jsonb_object_keys(v_rec) AS c(key)))
-          INTO v_id USING v_rec;
+        -- Static statements, one per table, so their plans are prepared once per session: every
+        -- column comes from the record (the id from its sequence), none from a default.
+        v_rec := v_rec || jsonb_build_object('id',
+            nextval(format('callhook.%I', p_table || '_id_seq')::regclass));
+        CASE p_table
+        WHEN 'calls' THEN
+            INSERT INTO callhook.calls SELECT r.* FROM jsonb_populate_record(NULL::callhook.calls, v_rec) AS r
+                ON CONFLICT (source, external_id) DO NOTHING RETURNING calls.id INTO v_id;
+        WHEN 'messages' THEN
+            INSERT INTO callhook.messages SELECT r.* FROM jsonb_populate_record(NULL::callhook.messages, v_rec) AS r
+                ON CONFLICT (source, external_id) DO NOTHING RETURNING messages.id INTO v_id;
+        WHEN 'trackers' THEN
+            INSERT INTO callhook.trackers SELECT r.* FROM jsonb_populate_record(NULL::callhook.trackers, v_rec) AS r
+                ON CONFLICT (source, external_id) DO NOTHING RETURNING trackers.id INTO v_id;
+        WHEN 'usage' THEN
+            INSERT INTO callhook.usage SELECT r.* FROM jsonb_populate_record(NULL::callhook.usage, v_rec) AS r
+                ON CONFLICT (source, external_id) DO NOTHING RETURNING usage.id INTO v_id;
+        WHEN 'voicemails' THEN
+            INSERT INTO callhook.voicemails SELECT r.* FROM jsonb_populate_record(NULL::callhook.voicemails, v_rec) AS r
+                ON CONFLICT (source, external_id) DO NOTHING RETURNING voicemails.id INTO v_id;
+        WHEN 'form_submissions' THEN
+            INSERT INTO callhook.form_submissions
+                SELECT r.* FROM jsonb_populate_record(NULL::callhook.form_submissions, v_rec) AS r
+                ON CONFLICT (source, external_id) DO NOTHING RETURNING form_submissions.id INTO v_id;
+        WHEN 'transcript_segments' THEN
+            INSERT INTO callhook.transcript_segments
+                SELECT r.* FROM jsonb_populate_record(NULL::callhook.transcript_segments,
+                                                      jsonb_build_object('final', false) || v_rec) AS r
+                ON CONFLICT (source, external_id) DO NOTHING RETURNING transcript_segments.id INTO v_id;
+        WHEN 'call_events' THEN
+            INSERT INTO callhook.call_events SELECT r.* FROM jsonb_populate_record(NULL::callhook.call_events, v_rec) AS r
+                ON CONFLICT (source, external_id) DO NOTHING RETURNING call_events.id INTO v_id;
+        END CASE;
         IF v_id IS NOT NULL THEN
             PERFORM pg_notify('callhook', json_build_object(
                 'table', p_table, 'id', v_id, 'source', p_source, 'event', p_event)::text);
