@@ -220,6 +220,11 @@ worker(int listen_fd, const struct config *cfg)
 	if (st == NULL || FCGX_InitRequest(&fr, listen_fd, 0) != 0)
 		_exit(1);
 	while (!got_term) {
+		/*
+		 * Wait, with SIGTERM deliverable, for the next request: on the listening socket, or on
+		 * the connection nginx kept open (fastcgi_keep_conn).
+		 */
+		pfd.fd = fr.ipcFd >= 0 ? fr.ipcFd : listen_fd;
 		if (ppoll(&pfd, 1, NULL, &open_mask) <= 0)
 			continue;
 		if (got_term)

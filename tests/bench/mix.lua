@@ -242,9 +242,14 @@ function done(summary, latency, requests)
 		other = other + (t:get("nother") or 0)
 		sent_all = sent_all + (t:get("sent") or 0)
 		bytes = bytes + (t:get("bytes_sent") or 0)
-		local first, stop, last = t:get("t_first"), t:get("t_stop"), t:get("t_last")
-		if first and (stop or last) then
-			active = active + ((stop or last) - first)
+		-- a thread that never reached its limit (stalled, or stopped by wrk's -d) was active all along
+		local first, stop = t:get("t_first"), t:get("t_stop")
+		if first and stop then
+			active = active + (stop - first)
+			nact = nact + 1
+		elseif first then
+			local secs = tonumber(os.getenv("BENCH_SECONDS") or "0")
+			active = active + (secs > 0 and secs or summary.duration / 1e6)
 			nact = nact + 1
 		end
 		for code, n in pairs(t:get("statuses") or {}) do

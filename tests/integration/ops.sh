@@ -67,4 +67,23 @@ post POST /hooks/added -H 'Content-Type: application/json' --data '{"type":"call
 is "$HTTP_STATUS" 200 "the old configuration keeps serving"
 ok "pid_alive $CALLHOOK_PID" "serve is still running"
 
+# fastcgi_keep_conn: one worker answers request after request on the connection nginx keeps open, and
+# still stops at once on SIGTERM.
+callhook_stop
+sed -i '/^bogus_key = 1$/d' "$T/callhook.conf"
+callhook_start 1 || bail_out "callhook did not start"
+sed -i 's|server unix:\(.*\)callhook.sock;|server unix:\1callhook.sock; keepalive 2;|; s|include \(.*\)/deploy/nginx/callhook.conf;|include \1/deploy/nginx/callhook.conf; fastcgi_keep_conn on;|' "$T/nginx/nginx.conf"
+kill -HUP "$NGINX_PID"
+sleep 1
+codes=
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	post POST "/hooks/ct?token=$TOKEN" -H 'Content-Type: application/json' --max-time 3 \
+		--data "{\"type\":\"call.received\",\"data\":{\"id\":\"k$i\"}}"
+	codes="$codes$HTTP_STATUS "
+done
+is "$codes" "200 200 200 200 200 200 200 200 200 200 " "keep_conn: one worker answers ten requests in a row on a kept connection"
+t0=$SECONDS
+callhook_stop
+ok "[ $((SECONDS - t0)) -lt 10 ]" "keep_conn: serve stops promptly on SIGTERM with a connection kept open ($((SECONDS - t0)) s)"
+
 done_testing
