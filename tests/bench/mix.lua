@@ -12,11 +12,11 @@
 --   BENCH_ID_BASE   first id of this run (thread n uses BENCH_ID_BASE + n * 10^8 upwards)
 --   BENCH_SECONDS   stop sending this many seconds after the thread's first request (0: never)
 --   BENCH_MAX       stop sending after this many responses per thread (0: never)
---   BENCH_CPT       connections per thread (wrk -c / -t)
 --   BENCH_DONE_DIR  each thread creates <dir>/<n>.done once it has stopped and nothing is in flight
--- Stopping: once a thread is past its limit, delay() holds back every connection's next request; when each of
--- its BENCH_CPT connections has answered once more, nothing is in flight. (Counting requests sent would not
--- do: wrk calls request() once more on thread 1 to verify the script.)
+-- Stopping: once a thread is past its limit, delay() holds back every connection's next request, and the thread
+-- is done when every request it sent has its answer and no request that delay() let through is still to be
+-- sent. (wrk calls request() once more on the first thread, before it starts, to verify the script: that call
+-- is not counted.)
 -- done() prints one line: "BENCH key=value ...".
 
 local ffi = require("ffi")
@@ -144,7 +144,8 @@ local templates, next_id, step, k
 local stop_at, max_per_thread, done_dir
 t_first, t_last, t_stop = nil, nil, nil
 sent, received, n200, nstored, nother, statuses, bytes_sent = 0, 0, 0, 0, 0, {}, 0
-local stopping, marked, cpt, after_stop = false, false, 1, 0
+local marked, verifying = false, false
+stopping, pending = false, 0
 
 function init(args)
 	local fixtures = assert(os.getenv("BENCH_FIXTURES"), "BENCH_FIXTURES is not set")
@@ -170,7 +171,7 @@ function init(args)
 	-- init() of thread 1 runs before setup() of thread 2, so the thread count is not known here
 	step = 1
 	next_id = tonumber(os.getenv("BENCH_ID_BASE") or "1000000000") + (tid or 0) * 1e8
-	cpt = tonumber(os.getenv("BENCH_CPT") or "1")
+	verifying = (tid or 0) == 0
 	k = (tid or 0) % #templates
 	local secs = tonumber(os.getenv("BENCH_SECONDS") or "0")
 	stop_at = secs > 0 and secs or nil
@@ -181,6 +182,11 @@ end
 
 function request()
 	local now_s = now()
+	if verifying then
+		verifying = false
+		return wrk.format("POST", templates[1].path, templates[1].headers, fill(templates[1], "0"))
+	end
+	if pending > 0 then pending = pending - 1 end
 	if t_first == nil then
 		t_first = now_s
 		if stop_at then stop_at = t_first + stop_at end
@@ -216,18 +222,20 @@ function response(status, headers, body)
 	else
 		nother = nother + 1
 	end
-	if stopping then
-		after_stop = after_stop + 1
-	elseif (stop_at and t_last >= stop_at) or (max_per_thread and received >= max_per_thread) then
+	if not stopping and ((stop_at and t_last >= stop_at) or (max_per_thread and received >= max_per_thread)) then
 		stopping = true
 		t_stop = t_last
-		after_stop = 1
 	end
-	if stopping and after_stop >= cpt then mark_done() end
+	if stopping and sent == received and pending == 0 then mark_done() end
 end
 
 function delay()
-	return stopping and 3600000 or 0
+	if stopping then
+		if sent == received and pending == 0 then mark_done() end
+		return 3600000
+	end
+	pending = pending + 1
+	return 0
 end
 
 -- --- done (its own environment) -----------------------------------------------------------------
@@ -256,16 +264,20 @@ function done(summary, latency, requests)
 			codes[code] = (codes[code] or 0) + n
 		end
 	end
-	local list = {}
+	local list, thr = {}, {}
 	for code, n in pairs(codes) do list[#list + 1] = code .. ":" .. n end
+	for i, t in ipairs(threads) do
+		thr[#thr + 1] = (i - 1) .. ":" .. (t:get("sent") or 0) - (t:get("received") or 0) .. ":" .. (t:get("pending") or 0)
+	end
 	table.sort(list)
 	active = nact > 0 and active / nact or summary.duration / 1e6
 	local e = summary.errors
 	io.write(string.format(
 		"BENCH responses=%d ok=%d stored=%d other=%d sent=%d inflight=%d active_s=%.3f rps=%.1f " ..
-		"p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f mean_body=%.0f errors=%d timeouts=%d codes=%s\n",
-		resp, ok, stored, other, sent_all - 1, sent_all - 1 - resp, active, active > 0 and resp / active or 0,
+		"p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f mean_body=%.0f errors=%d timeouts=%d codes=%s " ..
+		"threads=%s\n",
+		resp, ok, stored, other, sent_all, sent_all - resp, active, active > 0 and resp / active or 0,
 		latency:percentile(50) / 1e3, latency:percentile(90) / 1e3, latency:percentile(99) / 1e3,
 		latency.max / 1e3, sent_all > 0 and bytes / sent_all or 0,
-		e.connect + e.read + e.write, e.timeout, table.concat(list, ",")))
+		e.connect + e.read + e.write, e.timeout, table.concat(list, ","), table.concat(thr, ",")))
 end

@@ -252,10 +252,22 @@ median() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# wrk_run NAME PORT SECONDS MAX CONNS THREADS MIX APP_PID: one load; the BENCH line of mix.lua in $LAST, the
+# wrk_run NAME PORT SECONDS MAX CONNS THREADS MIX APP_PID: one load (run again when wrk dies without a result); the BENCH line of mix.lua in $LAST, the
 # CPU ticks per component in $LAST_CPU ("busy app nginx pg wrk"). Stops sending after SECONDS or MAX
 # responses; every wait is bounded (-d).
 wrk_run() {
+	local attempt
+	for attempt in 1 2 3; do
+		wrk_once "$@" && return 0
+		[ "$attempt" -lt 3 ] || break
+		say "bench: wrk ended without a result for $1 (wrk crashes now and then): running it again"
+	done
+	say "bench: wrk gave no result for $1:"
+	tail -n 20 "$T/wrk.$1.out" >&2
+	return 1
+}
+
+wrk_once() {
 	local name=$1 port=$2 secs=$3 max=$4 conns=$5 threads=$6 mix=$7 app=${8:-} ddir bound before after
 	ddir=$T/done.$name.$RANDOM
 	mkdir -p "$ddir"
@@ -263,24 +275,25 @@ wrk_run() {
 	if [ "$secs" -gt 0 ]; then bound=$((secs + 4)); else bound=$BENCH_RSS_MAX_SECONDS; fi
 	before=$(cpu_snapshot "${app:-x}" "$NGINX_PID" "$PG_PID")
 	BENCH_FIXTURES=$FIXTURES BENCH_MIX=$mix BENCH_ID_BASE=$ID_BASE BENCH_SECONDS=$secs \
-		BENCH_MAX=$(( max > 0 ? (max + threads - 1) / threads : 0 )) BENCH_CPT=$((conns / threads)) \
+		BENCH_MAX=$(( max > 0 ? (max + threads - 1) / threads : 0 )) \
 		BENCH_DONE_DIR=$ddir BENCH_BIG_BYTES=$((BENCH_BIG_KB * 1024)) \
 		wrk -t"$threads" -c"$conns" -d"${bound}s" --timeout 10s -s "$BENCH/mix.lua" "http://127.0.0.1:$port/" \
 		>"$T/wrk.$name.out" 2>&1 &
 	WRK_PID=$!
+	# wait for every thread to have stopped with nothing in flight (or for wrk's own bound), sampling
+	# wrk's CPU time as we go: it may have exited by the end
+	local wrk_ticks=0 ticks
 	while pid_alive "$WRK_PID" && [ "$(find "$ddir" -name '*.done' | wc -l)" -lt "$threads" ]; do
+		ticks=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$WRK_PID/stat" 2>/dev/null) && wrk_ticks=${ticks:-$wrk_ticks}
 		sleep 0.05
 	done
-	after=$(cpu_snapshot "${app:-x}" "$NGINX_PID" "$PG_PID" "+$WRK_PID")
+	ticks=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$WRK_PID/stat" 2>/dev/null) && wrk_ticks=${ticks:-$wrk_ticks}
+	after="$(cpu_snapshot "${app:-x}" "$NGINX_PID" "$PG_PID") $wrk_ticks"
 	kill -INT "$WRK_PID" 2>/dev/null
 	wait "$WRK_PID" 2>/dev/null
 	WRK_PID=
 	LAST=$(grep '^BENCH ' "$T/wrk.$name.out" | tail -n 1)
-	if [ -z "$LAST" ]; then
-		say "bench: wrk gave no result for $name:"
-		tail -n 20 "$T/wrk.$name.out" >&2
-		return 1
-	fi
+	[ -n "$LAST" ] || return 1
 	# "busy app nginx postgres client steal"
 	LAST_CPU=$(awk -v a="$before" -v b="$after" 'BEGIN { split(a, x, " "); split(b, y, " ");
 		printf "%d %d %d %d %d %d\n", y[1] - x[1], y[3] - x[3], y[4] - x[4], y[5] - x[5], y[6], y[2] - x[2] }')
@@ -393,6 +406,8 @@ growth_fill() {
 declare -A RPS P50 P99 OKS CPU_APP CPU_NGX CPU_PG CPU_CLI CPU_BUSY CPU_OTHER BODY LOST FOREIGN STEAL
 REPEATED=0
 TARGETS=(nginx200 baseline callhook keepconn baseline_keep pgb_ingest pgb_insert)
+# shellcheck disable=SC2206
+[ -n "${BENCH_TARGETS:-}" ] && TARGETS=($BENCH_TARGETS)
 declare -A LABEL=(
 	[nginx200]="nginx return 200 (same requests)"
 	[baseline]="nginx → baseline.c (1 INSERT)"
