@@ -5,7 +5,7 @@
 # callhook's own per-request transaction and the single INSERT. Prints a table and writes tests/out/bench.txt.
 #
 #   tests/bench/run.sh            the benchmark (about 7 minutes on a quiet 2-CPU machine)
-#   tests/bench/run.sh --quick    a shorter run (about 1.5 minutes): 1 round of 4 s, 100,000 existing calls
+#   tests/bench/run.sh --quick    a shorter run (about 2 minutes): 1 round of 4 s, 100,000 existing calls
 #   tests/bench/run.sh profile    where the time goes: callgrind instructions per request of one callhook
 #                                 worker, and PostgreSQL's time per statement and function (tests/out/bench-profile.txt)
 #
@@ -848,7 +848,7 @@ profile() {
 		from pg_stat_user_functions order by total_time desc")
 	report ""
 	report "PostgreSQL statements by total time (µs per request: executing + planning; nested statements of the plpgsql"
-	report "functions included, so the outer ones contain the inner ones; each column set of a dynamic INSERT is its own entry):"
+	report "functions included, so the outer ones contain the inner ones; a dynamic statement shows once per distinct text):"
 	while IFS= read -r line; do report "  $line"; done < <(sql "select lpad(round((total_exec_time * 1000 / $reqs)::numeric, 1)::text, 8) || ' + '
 		|| lpad(round((total_plan_time * 1000 / $reqs)::numeric, 1)::text, 6) || ' µs ' || lpad(calls::text, 7) || ' calls  '
 		|| left(regexp_replace(query, '\s+', ' ', 'g'), 130)
