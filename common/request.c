@@ -548,6 +548,7 @@ has_escaped_nul(const char *s, size_t len)
 static char *
 dedup_key(const struct raw_delivery *raw, const struct decoded *d, int kind)
 {
+	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	char hex[2 * EVP_MAX_MD_SIZE + 1], *key;
 	unsigned int mdlen = 0, i;
@@ -559,8 +560,11 @@ dedup_key(const struct raw_delivery *raw, const struct decoded *d, int kind)
 		EVP_Digest(raw->query, strlen(raw->query), md, &mdlen, EVP_sha256(), NULL);
 	else
 		EVP_Digest(raw->body ? raw->body : "", raw->body_len, md, &mdlen, EVP_sha256(), NULL);
-	for (i = 0; i < mdlen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	for (i = 0; i < mdlen; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[2 * mdlen] = '\0';
 	return asprintf(&key, "%s:%s", event, hex) < 0 ? NULL : key;
 }
 

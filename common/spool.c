@@ -192,7 +192,7 @@ spool_depth(const char *dir)
 	return names == NULL && n == 0 && access(dir, R_OK) != 0 ? -1 : (long)n;
 }
 
-/* Replays one file; true when it may be removed. */
+/* Replays one file: CH_OK or CH_ERR_BAD_BODY when stored, CH_ERR_DB_DOWN to try again later. */
 static enum ch_err
 replay_file(const struct config *cfg, struct store *st, const char *path)
 {

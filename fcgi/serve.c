@@ -27,7 +27,7 @@
 #define MAX_WORKERS 256
 #define STOP_GRACE_S 30
 
-static volatile sig_atomic_t got_term, got_hup, got_chld;
+static volatile sig_atomic_t got_term, got_hup;
 static struct metrics *metrics;         /* shared by all workers */
 static int nworkers;
 
@@ -38,8 +38,6 @@ on_signal(int sig)
 		got_term = 1;
 	else if (sig == SIGHUP)
 		got_hup = 1;
-	else if (sig == SIGCHLD)
-		got_chld = 1;
 }
 
 static int64_t

@@ -188,6 +188,26 @@ BEGIN
 END
 $fn$;
 
+-- The columns a row operation may set, per table, read from the catalog once here rather than on
+-- every row. A later migration that adds a column to a normalized table must refresh this table.
+CREATE TABLE callhook._row_columns (
+    tbl  text PRIMARY KEY,
+    cols text[] NOT NULL
+);
+COMMENT ON TABLE callhook._row_columns IS
+    'Internal: the columns callhook.ingest() accepts in a row operation, per normalized table.';
+INSERT INTO callhook._row_columns (tbl, cols)
+SELECT c.relname::text, array_agg(a.attname::text ORDER BY a.attnum)
+  FROM pg_catalog.pg_class AS c
+  JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid
+ WHERE c.relnamespace = 'callhook'::regnamespace
+   AND c.relname IN ('calls', 'messages', 'trackers', 'usage', 'voicemails', 'form_submissions',
+                     'transcript_segments', 'call_events')
+   AND a.attnum > 0 AND NOT a.attisdropped
+   AND a.attname NOT IN ('id', 'source', 'vendor', 'external_id', 'data', 'is_test',
+                         'first_seen_at', 'last_event_at', 'field_times')
+ GROUP BY c.relname;
+
 -- Applies the row operations of one delivery (see the header of this file).
 CREATE FUNCTION callhook._apply_rows(
     p_delivery_id bigint, p_source text, p_vendor text, p_event text, p_received_at timestamptz,
@@ -197,8 +217,6 @@ LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 SET search_path = callhook, pg_catalog
 AS $fn$
 DECLARE
-    c_internal CONSTANT text[] := ARRAY['id', 'source', 'vendor', 'external_id', 'data', 'is_test',
-                                        'first_seen_at', 'last_event_at', 'field_times'];
     c_tables   CONSTANT text[] := ARRAY['calls', 'messages', 'trackers', 'usage', 'voicemails',
                                         'form_submissions', 'transcript_segments', 'call_events'];
     v_op       jsonb;
@@ -249,11 +267,7 @@ BEGIN
             RAISE EXCEPTION 'callhook.ingest: row %: data must be a JSON object', v_n
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        SELECT array_agg(a.attname::text) INTO v_allowed
-          FROM pg_attribute AS a
-         WHERE a.attrelid = format('callhook.%I', v_table)::regclass
-           AND a.attnum > 0 AND NOT a.attisdropped
-           AND NOT a.attname::text = ANY (c_internal);
+        SELECT r.cols INTO v_allowed FROM callhook._row_columns AS r WHERE r.tbl = v_table;
 
         IF v_kind = 'replace_segments' THEN
             IF v_table <> 'transcript_segments' THEN
@@ -462,6 +476,7 @@ REVOKE ALL ON FUNCTION callhook.replay_delivery(bigint, text, text, jsonb) FROM 
 DO $grants$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'callhook_writer') THEN
+        GRANT SELECT ON callhook._row_columns TO callhook_writer;
         -- SECURITY INVOKER: the helpers run with the caller's rights, so it needs them too.
         GRANT EXECUTE ON FUNCTION
             callhook._event_time_text(timestamptz),
