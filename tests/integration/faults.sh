@@ -19,6 +19,13 @@ load_run() {
 	LOAD_PID=$!
 }
 
+# under_way N: at least N deliveries stored; 2 (give up) once the load has ended.
+under_way() {
+	[ "$(sql "select count(*) from callhook.deliveries")" -ge "$1" ] && return 0
+	pid_alive "$LOAD_PID" || return 2
+	return 1
+}
+
 spool_empty() { [ -z "$(ls -A "$T/spool" 2>/dev/null | grep '\.req$')" ]; }
 
 # verify NAME: every acknowledged request has its delivery and its row; print the figures.
@@ -56,7 +63,8 @@ reset_db() {
 
 # 1. PostgreSQL stopped for several seconds in the middle of the load.
 load_run pgdown
-sleep 2
+# stop PostgreSQL once a tenth of the load is stored, whatever the machine's speed
+wait_until 30 under_way $((N / 10)) || diag "the load ended before a tenth was stored"
 pg_stop
 diag "PostgreSQL stopped at $(date +%T)"
 sleep 5
@@ -74,15 +82,17 @@ verify pgdown
 reset_db
 load_run kill
 kills=0
+wait_until 30 under_way $((N / 20)) || diag "the load ended before a twentieth was stored"
 for i in 1 2 3 4 5; do
-	sleep 1
+	pid_alive "$LOAD_PID" || break
+	sleep 0.4
 	victim=$(children_of "$CALLHOOK_PID" | head -n 1)
 	# when root, $CALLHOOK_PID is setpriv's exec'd callhook parent itself
 	[ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null && kills=$((kills + 1))
 done
 wait "$LOAD_PID"
 diag "kill: $kills workers killed with SIGKILL"
-ok "[ $kills -ge 3 ]" "kill: workers were killed at least three times"
+ok "[ $kills -ge 3 ]" "kill: workers were killed at least three times while the load was running"
 two_workers() { [ "$(children_of "$CALLHOOK_PID" | wc -l)" -eq 2 ]; }
 ok "wait_until 10 two_workers" "kill: the parent restarted the killed workers"
 verify kill
