@@ -25,7 +25,7 @@
 	"ORDER BY id LIMIT " BATCH
 
 #define REPLAY_SQL \
-	"SELECT outcome, prior_outcome FROM callhook.replay_delivery($1, $2, $3, $4::jsonb)"
+	"SELECT outcome, prior_outcome, notices FROM callhook.replay_delivery($1, $2, $3, $4::jsonb)"
 
 struct filters {
 	const char *v[8];       /* $2..$8 of SELECT_SQL, NULL when not given */
@@ -124,9 +124,10 @@ apply(PGconn *conn, const char *id, const char *outcome, const char *error, cons
 	PGresult *r = PQexecParams(conn, REPLAY_SQL, 4, NULL, v, NULL, NULL, 0);
 	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
 
-	if (ok)
+	if (ok) {
 		snprintf(prior, 16, "%s", PQgetvalue(r, 0, 1));
-	else
+		store_notify(conn, PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2));
+	} else
 		snprintf(state, 6, "%s", PQresultErrorField(r, PG_DIAG_SQLSTATE) ?
 		    PQresultErrorField(r, PG_DIAG_SQLSTATE) : "08000");
 	PQclear(r);

@@ -9,13 +9,15 @@
 #include "store.h"
 
 #define INGEST_SQL \
-	"SELECT delivery_id, outcome, prior_outcome FROM callhook.ingest($1, $2, $3, $4, $5, $6, " \
+	"SELECT delivery_id, outcome, prior_outcome, notices FROM callhook.ingest($1, $2, $3, $4, $5, $6, " \
 	"$7::jsonb, $8::bytea, $9, $10, $11, $12::jsonb, $13::timestamptz)"
+#define NOTIFY_SQL "SELECT callhook.notify($1::text[])"
 
 struct store {
 	char *conninfo;
 	PGconn *conn;
 	bool prepared;
+	bool notifying;         /* a callhook.notify() sent, its result not read yet */
 	unsigned long reconnects;
 	bool was_connected;
 	char sqlstate[6];       /* of the last failure */
@@ -105,6 +107,11 @@ prepare(struct store *st)
 	PGresult *r = PQprepare(st->conn, "ingest", INGEST_SQL, 0, NULL);
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 
+	if (ok) {
+		PQclear(r);
+		r = PQprepare(st->conn, "notify", NOTIFY_SQL, 0, NULL);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	}
 	if (!ok)
 		log_msg(LOG_ERROR, "could not prepare statements: %s; has \"callhook migrate\" run?",
 		    PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "");
@@ -112,9 +119,72 @@ prepare(struct store *st)
 	return ok;
 }
 
+/* Logs a failed callhook.notify(); the rows it announces are stored all the same. */
+static void
+notify_failed(const PGresult *r)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	log_msg(LOG_WARNING, "could not send notifications: SQLSTATE %s", state ? state : "08000");
+}
+
+/* Reads the result of the notifications sent after the last delivery, if any. */
+static void
+settle(struct store *st)
+{
+	PGresult *r;
+
+	if (!st->notifying)
+		return;
+	st->notifying = false;
+	while ((r = PQgetResult(st->conn)) != NULL) {
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			notify_failed(r);
+		PQclear(r);
+	}
+}
+
+/*
+ * Sends the notifications of a committed delivery as a transaction of its
+ * own (DESIGN.md: after each commit), without waiting for the answer: the
+ * request is answered meanwhile, and settle() reads the result before the
+ * connection's next command.
+ */
+static void
+notify_later(struct store *st, const PGresult *r)
+{
+	const char *v[1];
+
+	if (PQnfields(r) < 4 || PQgetisnull(r, 0, 3) || !strcmp(PQgetvalue(r, 0, 3), "{}"))
+		return;
+	v[0] = PQgetvalue(r, 0, 3);
+	if (PQsendQueryPrepared(st->conn, "notify", 1, v, NULL, NULL, 0))
+		st->notifying = true;
+	else
+		log_msg(LOG_WARNING, "could not send notifications: %s", PQerrorMessage(st->conn));
+}
+
+bool
+store_notify(PGconn *conn, const char *notices)
+{
+	const char *v[1] = { notices };
+	PGresult *r;
+	bool ok;
+
+	if (notices == NULL || !strcmp(notices, "{}"))
+		return true;
+	r = PQexecParams(conn, NOTIFY_SQL, 1, NULL, v, NULL, NULL, 0);
+	if (!(ok = PQresultStatus(r) == PGRES_TUPLES_OK))
+		notify_failed(r);
+	PQclear(r);
+	return ok;
+}
+
 enum ch_err
 store_connect(struct store *st)
 {
+	if (st->conn != NULL)
+		settle(st);
 	if (st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK && st->prepared)
 		return CH_OK;
 	PQfinish(st->conn);
@@ -220,6 +290,7 @@ store_ingest(struct store *st, const struct ingest *in, struct ingest_result *re
 		r = exec_ingest(st, in);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 			read_result(r, res);
+			notify_later(st, r);
 			PQclear(r);
 			return CH_OK;
 		}

@@ -2,6 +2,7 @@
 #ifndef CALLHOOK_STORE_H
 #define CALLHOOK_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "err.h"
@@ -46,6 +47,14 @@ enum ch_err store_ingest(struct store *st, const struct ingest *in, struct inges
  * timeout_ms. *reply is a new string (free()) holding JSON, or NULL on error.
  */
 enum ch_err store_route(struct store *st, const char *const args[4], int timeout_ms, char **reply) MUSTCHECK;
+
+/*
+ * Sends, and waits for, the notifications (a text[] literal, as ingest() and
+ * replay_delivery() return them) of a committed transaction through
+ * callhook.notify(). False, with a warning logged, when they could not be sent.
+ */
+struct pg_conn;
+bool store_notify(struct pg_conn *conn, const char *notices);
 
 /* The SQLSTATE of the last failed statement (borrowed). */
 const char *store_sqlstate(const struct store *st);

@@ -15,15 +15,11 @@
 -- Merge rules (order-independent): a column takes a value only from an event at least as new as
 -- the one that set it; JSON null, "", [] and {} never erase anything; calls.status only moves
 -- forward (initiated < ringing < in_progress < terminal) and between terminal states the newest
--- event wins. Every inserted or changed row sends NOTIFY callhook '{"table", "id", "source", "event"}'
--- (delivered at commit). Problems in `rows` raise SQLSTATE 22023 (invalid_parameter_value); bad
--- values raise the usual class 22/23 errors. Zone-less timestamps are read as UTC.
-
--- Canonical text form of an event time, as kept in field_times.
-CREATE FUNCTION callhook._event_time_text(t timestamptz)
-RETURNS text
-LANGUAGE sql IMMUTABLE STRICT
-AS $$ SELECT pg_catalog.to_char(pg_catalog.timezone('UTC', t), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $$;
+-- event wins. Every inserted or changed row yields one notification payload
+-- '{"table", "id", "source", "event"}' in the result's `notices`; after the commit, callhook passes
+-- them to callhook.notify(), which sends NOTIFY callhook. Problems in `rows` raise SQLSTATE 22023
+-- (invalid_parameter_value); bad values raise the usual class 22/23 errors. Zone-less timestamps are
+-- read as UTC.
 
 -- Rank of a calls.status value (NULL for an unknown one).
 CREATE FUNCTION callhook._status_rank(s text)
@@ -45,18 +41,19 @@ $$;
 -- Inserts or merges one row of p_table identified by (p_source, p_external_id).
 -- p_cols: validated, non-empty column values; p_forced: columns written on insert and update
 -- without event-time tracking (transcript_segments.final). Returns the row id when a row was
--- inserted or changed (and sends its notification), NULL when nothing changed.
+-- inserted or changed, NULL when nothing changed. Called only from _apply_rows(), under the
+-- search_path and TimeZone of ingest() or replay_delivery(); every name here is qualified.
 CREATE FUNCTION callhook._upsert_row(
-    p_table text, p_source text, p_vendor text, p_event text, p_received_at timestamptz,
+    p_table text, p_source text, p_vendor text, p_received_at timestamptz,
     p_external_id text, p_event_time timestamptz, p_is_test boolean, p_cols jsonb, p_data jsonb,
     p_insert_only boolean, p_forced jsonb)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
-SET search_path = callhook, pg_catalog
 AS $fn$
 DECLARE
-    v_ev       text := callhook._event_time_text(p_event_time);
-    v_forced   jsonb := coalesce(p_forced, '{}'::jsonb);
+    -- The event time as kept in field_times.
+    v_ev       text := pg_catalog.to_char(pg_catalog.timezone('UTC', p_event_time),
+                                          'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
     v_rec      jsonb;
     v_ft       jsonb;
     v_old      jsonb;
@@ -72,60 +69,59 @@ DECLARE
     k          text;
     v          jsonb;
 BEGIN
+    -- A new row: every given column, and every top-level key of data, stamped with this event's time.
+    v_rec := p_cols || p_forced || pg_catalog.jsonb_build_object(
+        'source', p_source, 'vendor', p_vendor, 'external_id', p_external_id,
+        'data', p_data, 'is_test', p_is_test, 'first_seen_at', p_received_at,
+        'last_event_at', p_event_time,
+        'field_times', (SELECT coalesce(pg_catalog.jsonb_object_agg(c.key, v_ev), '{}'::jsonb)
+                          FROM pg_catalog.jsonb_object_keys(p_cols) AS c(key))
+                       || pg_catalog.jsonb_build_object('data',
+                              (SELECT coalesce(pg_catalog.jsonb_object_agg(c.key, v_ev), '{}'::jsonb)
+                                 FROM pg_catalog.jsonb_object_keys(p_data) AS c(key))));
     LOOP
-        -- A new row: every given column stamped with this event's time.
-        SELECT coalesce(jsonb_object_agg(c.key, v_ev), '{}'::jsonb) INTO v_ft
-          FROM jsonb_object_keys(p_cols) AS c(key);
-        -- field_times.data holds the time of each top-level key of data.
-        SELECT v_ft || jsonb_build_object('data', coalesce(jsonb_object_agg(c.key, v_ev), '{}'::jsonb))
-          INTO v_ft FROM jsonb_object_keys(coalesce(p_data, '{}'::jsonb)) AS c(key);
-        v_rec := p_cols || v_forced || jsonb_build_object(
-            'source', p_source, 'vendor', p_vendor, 'external_id', p_external_id,
-            'data', p_data, 'is_test', p_is_test, 'first_seen_at', p_received_at,
-            'last_event_at', p_event_time, 'field_times', v_ft);
         -- Static statements, one per table, so their plans are prepared once per session: every
         -- column comes from the record (the id from its sequence), none from a default.
-        v_rec := v_rec || jsonb_build_object('id',
-            nextval(format('callhook.%I', p_table || '_id_seq')::regclass));
         CASE p_table
         WHEN 'calls' THEN
-            INSERT INTO callhook.calls SELECT r.* FROM jsonb_populate_record(NULL::callhook.calls, v_rec) AS r
+            INSERT INTO callhook.calls SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.calls,
+                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.calls_id_seq'::regclass))) AS r
                 ON CONFLICT (source, external_id) DO NOTHING RETURNING calls.id INTO v_id;
         WHEN 'messages' THEN
-            INSERT INTO callhook.messages SELECT r.* FROM jsonb_populate_record(NULL::callhook.messages, v_rec) AS r
+            INSERT INTO callhook.messages SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.messages,
+                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.messages_id_seq'::regclass))) AS r
                 ON CONFLICT (source, external_id) DO NOTHING RETURNING messages.id INTO v_id;
         WHEN 'trackers' THEN
-            INSERT INTO callhook.trackers SELECT r.* FROM jsonb_populate_record(NULL::callhook.trackers, v_rec) AS r
+            INSERT INTO callhook.trackers SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.trackers,
+                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.trackers_id_seq'::regclass))) AS r
                 ON CONFLICT (source, external_id) DO NOTHING RETURNING trackers.id INTO v_id;
         WHEN 'usage' THEN
-            INSERT INTO callhook.usage SELECT r.* FROM jsonb_populate_record(NULL::callhook.usage, v_rec) AS r
+            INSERT INTO callhook.usage SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.usage,
+                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.usage_id_seq'::regclass))) AS r
                 ON CONFLICT (source, external_id) DO NOTHING RETURNING usage.id INTO v_id;
         WHEN 'voicemails' THEN
-            INSERT INTO callhook.voicemails SELECT r.* FROM jsonb_populate_record(NULL::callhook.voicemails, v_rec) AS r
+            INSERT INTO callhook.voicemails SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.voicemails,
+                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.voicemails_id_seq'::regclass))) AS r
                 ON CONFLICT (source, external_id) DO NOTHING RETURNING voicemails.id INTO v_id;
         WHEN 'form_submissions' THEN
-            INSERT INTO callhook.form_submissions
-                SELECT r.* FROM jsonb_populate_record(NULL::callhook.form_submissions, v_rec) AS r
+            INSERT INTO callhook.form_submissions SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.form_submissions,
+                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.form_submissions_id_seq'::regclass))) AS r
                 ON CONFLICT (source, external_id) DO NOTHING RETURNING form_submissions.id INTO v_id;
         WHEN 'transcript_segments' THEN
-            INSERT INTO callhook.transcript_segments
-                SELECT r.* FROM jsonb_populate_record(NULL::callhook.transcript_segments,
-                                                      jsonb_build_object('final', false) || v_rec) AS r
+            INSERT INTO callhook.transcript_segments SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.transcript_segments,
+                '{"final": false}'::jsonb || v_rec
+                || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.transcript_segments_id_seq'::regclass))) AS r
                 ON CONFLICT (source, external_id) DO NOTHING RETURNING transcript_segments.id INTO v_id;
         WHEN 'call_events' THEN
-            INSERT INTO callhook.call_events SELECT r.* FROM jsonb_populate_record(NULL::callhook.call_events, v_rec) AS r
+            INSERT INTO callhook.call_events SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.call_events,
+                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.call_events_id_seq'::regclass))) AS r
                 ON CONFLICT (source, external_id) DO NOTHING RETURNING call_events.id INTO v_id;
         END CASE;
-        IF v_id IS NOT NULL THEN
-            PERFORM pg_notify('callhook', json_build_object(
-                'table', p_table, 'id', v_id, 'source', p_source, 'event', p_event)::text);
+        IF v_id IS NOT NULL OR p_insert_only THEN
             RETURN v_id;
         END IF;
-        IF p_insert_only THEN
-            RETURN NULL;
-        END IF;
-        EXECUTE format('SELECT to_jsonb(t) FROM callhook.%I AS t'
-                       ' WHERE t.source = $1 AND t.external_id = $2 FOR UPDATE', p_table)
+        EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM callhook.%I AS t'
+                                  ' WHERE t.source = $1 AND t.external_id = $2 FOR UPDATE', p_table)
           INTO v_old USING p_source, p_external_id;
         EXIT WHEN v_old IS NOT NULL;
         -- The conflicting row vanished (deleted by a concurrent transaction): insert again.
@@ -139,7 +135,7 @@ BEGIN
 
     -- Merge into the existing, locked row.
     v_ft := coalesce(v_old->'field_times', '{}'::jsonb);
-    FOR k, v IN SELECT e.key, e.value FROM jsonb_each(p_cols) AS e LOOP
+    FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p_cols) AS e LOOP
         v_cur := v_ft->>k;
         IF p_table = 'calls' AND k = 'status' THEN
             v_rank_new := callhook._status_rank(v #>> '{}');
@@ -150,40 +146,39 @@ BEGIN
         ELSE
             CONTINUE WHEN v_cur IS NOT NULL AND p_event_time < v_cur::timestamptz;
         END IF;
-        v_set := v_set || jsonb_build_object(k, v);
-        v_ft := v_ft || jsonb_build_object(k, v_ev);
+        v_set := v_set || pg_catalog.jsonb_build_object(k, v);
+        v_ft := v_ft || pg_catalog.jsonb_build_object(k, v_ev);
     END LOOP;
 
     -- data merges key by key under the same rule as columns, so the arrival order never matters.
     v_last := (v_old->>'last_event_at')::timestamptz;
     v_data := coalesce(v_old->'data', '{}'::jsonb);
     v_dt := coalesce(v_ft->'data', '{}'::jsonb);
-    FOR k, v IN SELECT e.key, e.value FROM jsonb_each(coalesce(p_data, '{}'::jsonb)) AS e LOOP
+    FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p_data) AS e LOOP
         v_cur := v_dt->>k;
         CONTINUE WHEN v_cur IS NOT NULL AND p_event_time < v_cur::timestamptz;
-        v_data := v_data || jsonb_build_object(k, v);
-        v_dt := v_dt || jsonb_build_object(k, v_ev);
+        v_data := v_data || pg_catalog.jsonb_build_object(k, v);
+        v_dt := v_dt || pg_catalog.jsonb_build_object(k, v_ev);
     END LOOP;
-    v_ft := v_ft || jsonb_build_object('data', v_dt);
-    v_rec := v_set || v_forced || jsonb_build_object(
+    v_ft := v_ft || pg_catalog.jsonb_build_object('data', v_dt);
+    v_rec := v_set || p_forced || pg_catalog.jsonb_build_object(
         'field_times', v_ft, 'data', v_data,
         'last_event_at', greatest(v_last, p_event_time),
         'first_seen_at', least((v_old->>'first_seen_at')::timestamptz, p_received_at),
         'is_test', (v_old->>'is_test')::boolean AND p_is_test);
 
-    EXECUTE format(
+    EXECUTE pg_catalog.format(
         'UPDATE callhook.%1$I AS t SET %2$s'
         ' FROM pg_catalog.jsonb_populate_record(NULL::callhook.%1$I, $1) AS r'
         ' WHERE t.id = $2 AND (%3$s) IS DISTINCT FROM (%4$s) RETURNING t.id',
         p_table,
-        (SELECT string_agg(format('%1$I = r.%1$I', c.key), ', ') FROM jsonb_object_keys(v_rec) AS c(key)),
-        (SELECT string_agg(format('t.%I', c.key), ', ') FROM jsonb_object_keys(v_rec) AS c(key)),
-        (SELECT string_agg(format('r.%I', c.key), ', ') FROM jsonb_object_keys(v_rec) AS c(key)))
+        (SELECT pg_catalog.string_agg(pg_catalog.format('%1$I = r.%1$I', c.key), ', ')
+           FROM pg_catalog.jsonb_object_keys(v_rec) AS c(key)),
+        (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', c.key), ', ')
+           FROM pg_catalog.jsonb_object_keys(v_rec) AS c(key)),
+        (SELECT pg_catalog.string_agg(pg_catalog.format('r.%I', c.key), ', ')
+           FROM pg_catalog.jsonb_object_keys(v_rec) AS c(key)))
       INTO v_id USING v_rec, (v_old->>'id')::bigint;
-    IF v_id IS NOT NULL THEN
-        PERFORM pg_notify('callhook', json_build_object(
-            'table', p_table, 'id', v_id, 'source', p_source, 'event', p_event)::text);
-    END IF;
     RETURN v_id;
 END
 $fn$;
@@ -208,17 +203,18 @@ SELECT c.relname::text, array_agg(a.attname::text ORDER BY a.attnum)
                          'first_seen_at', 'last_event_at', 'field_times')
  GROUP BY c.relname;
 
--- Applies the row operations of one delivery (see the header of this file).
+-- Applies the row operations of one delivery (see the header of this file) and returns the
+-- notification payloads of the rows it inserted or changed, for callhook.notify() after commit.
 CREATE FUNCTION callhook._apply_rows(
     p_delivery_id bigint, p_source text, p_vendor text, p_event text, p_received_at timestamptz,
     p_rows jsonb)
-RETURNS void
+RETURNS text[]
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
-SET search_path = callhook, pg_catalog
 AS $fn$
 DECLARE
     c_tables   CONSTANT text[] := ARRAY['calls', 'messages', 'trackers', 'usage', 'voicemails',
                                         'form_submissions', 'transcript_segments', 'call_events'];
+    v_notices  text[] := '{}';
     v_op       jsonb;
     v_n        bigint;
     v_table    text;
@@ -228,42 +224,45 @@ DECLARE
     v_data     jsonb;
     v_cols     jsonb;
     v_allowed  text[];
+    v_bad      text;
     v_ext      text;
     v_call     text;
     v_seg      jsonb;
     v_segs     jsonb;
     v_seq      integer;
-    k          text;
+    v_id       bigint;
 BEGIN
-    IF p_rows IS NULL OR jsonb_typeof(p_rows) = 'null' THEN
-        RETURN;
+    IF p_rows IS NULL OR pg_catalog.jsonb_typeof(p_rows) = 'null' THEN
+        RETURN v_notices;
     END IF;
-    IF jsonb_typeof(p_rows) <> 'array' THEN
-        RAISE EXCEPTION 'callhook.ingest: rows must be a JSON array, not %', jsonb_typeof(p_rows)
+    IF pg_catalog.jsonb_typeof(p_rows) <> 'array' THEN
+        RAISE EXCEPTION 'callhook.ingest: rows must be a JSON array, not %', pg_catalog.jsonb_typeof(p_rows)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    FOR v_op, v_n IN SELECT e.value, e.ord FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(value, ord) LOOP
-        IF jsonb_typeof(v_op) IS DISTINCT FROM 'object' THEN
+    FOR v_op, v_n IN SELECT e.value, e.ord
+                       FROM pg_catalog.jsonb_array_elements(p_rows) WITH ORDINALITY AS e(value, ord) LOOP
+        IF pg_catalog.jsonb_typeof(v_op) IS DISTINCT FROM 'object' THEN
             RAISE EXCEPTION 'callhook.ingest: row %: expected a JSON object', v_n
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         v_table := v_op->>'table';
         IF v_table IS NULL OR NOT v_table = ANY (c_tables) THEN
-            RAISE EXCEPTION 'callhook.ingest: row %: unknown table %', v_n, coalesce(quote_literal(v_table), 'NULL')
+            RAISE EXCEPTION 'callhook.ingest: row %: unknown table %', v_n,
+                coalesce(pg_catalog.quote_literal(v_table), 'NULL')
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         v_kind := coalesce(v_op->>'op', 'upsert');
         IF v_kind NOT IN ('upsert', 'insert', 'replace_segments') THEN
-            RAISE EXCEPTION 'callhook.ingest: row %: unknown op %', v_n, quote_literal(v_kind)
+            RAISE EXCEPTION 'callhook.ingest: row %: unknown op %', v_n, pg_catalog.quote_literal(v_kind)
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         v_ev := coalesce((v_op->>'event_time')::timestamptz, p_received_at);
         v_is_test := coalesce((v_op->>'is_test')::boolean, false);
         v_data := v_op->'data';
-        IF v_data IS NULL OR jsonb_typeof(v_data) = 'null' THEN
+        IF v_data IS NULL OR pg_catalog.jsonb_typeof(v_data) = 'null' THEN
             v_data := '{}'::jsonb;
-        ELSIF jsonb_typeof(v_data) <> 'object' THEN
+        ELSIF pg_catalog.jsonb_typeof(v_data) <> 'object' THEN
             RAISE EXCEPTION 'callhook.ingest: row %: data must be a JSON object', v_n
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
@@ -280,64 +279,69 @@ BEGIN
                     USING ERRCODE = 'invalid_parameter_value';
             END IF;
             v_segs := coalesce(nullif(v_op->'segments', 'null'::jsonb), '[]'::jsonb);
-            IF jsonb_typeof(v_segs) <> 'array' THEN
+            IF pg_catalog.jsonb_typeof(v_segs) <> 'array' THEN
                 RAISE EXCEPTION 'callhook.ingest: row %: segments must be a JSON array', v_n
                     USING ERRCODE = 'invalid_parameter_value';
             END IF;
             -- Serialises with live partial upserts of the same call.
-            PERFORM pg_advisory_xact_lock(hashtextextended('callhook.transcript_segments:' || p_source || ':' || v_call, 0));
+            PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(
+                'callhook.transcript_segments:' || p_source || ':' || v_call, 0));
             DELETE FROM callhook.transcript_segments AS s
              WHERE s.source = p_source AND s.call_external_id = v_call AND NOT s.final;
-            FOR v_seg IN SELECT e.value FROM jsonb_array_elements(v_segs) AS e LOOP
-                IF jsonb_typeof(v_seg) <> 'object' THEN
+            FOR v_seg IN SELECT e.value FROM pg_catalog.jsonb_array_elements(v_segs) AS e LOOP
+                IF pg_catalog.jsonb_typeof(v_seg) <> 'object' THEN
                     RAISE EXCEPTION 'callhook.ingest: row %: each segment must be a JSON object', v_n
                         USING ERRCODE = 'invalid_parameter_value';
                 END IF;
                 v_data := coalesce(nullif(v_seg->'data', 'null'::jsonb), '{}'::jsonb);
-                IF jsonb_typeof(v_data) <> 'object' THEN
+                IF pg_catalog.jsonb_typeof(v_data) <> 'object' THEN
                     RAISE EXCEPTION 'callhook.ingest: row %: segment data must be a JSON object', v_n
                         USING ERRCODE = 'invalid_parameter_value';
                 END IF;
-                v_cols := v_seg - 'data';
-                FOR k IN SELECT jsonb_object_keys(v_cols) LOOP
-                    IF NOT k = ANY (v_allowed) THEN
-                        RAISE EXCEPTION 'callhook.ingest: row %: "%" is not a column callhook.% accepts', v_n, k, v_table
-                            USING ERRCODE = 'invalid_parameter_value';
-                    END IF;
-                END LOOP;
-                SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) INTO v_cols
-                  FROM jsonb_each(v_cols) AS e
-                 WHERE e.value NOT IN ('null'::jsonb, '""'::jsonb, '[]'::jsonb, '{}'::jsonb);
+                -- Empty values never erase anything: drop them (and name the first unknown column).
+                SELECT coalesce(pg_catalog.jsonb_object_agg(e.key, e.value)
+                                    FILTER (WHERE e.value NOT IN ('null', '""', '[]', '{}')), '{}'),
+                       min(e.key) FILTER (WHERE NOT e.key = ANY (v_allowed))
+                  INTO v_cols, v_bad
+                  FROM pg_catalog.jsonb_each(v_seg - 'data') AS e;
+                IF v_bad IS NOT NULL THEN
+                    RAISE EXCEPTION 'callhook.ingest: row %: "%" is not a column callhook.% accepts', v_n, v_bad, v_table
+                        USING ERRCODE = 'invalid_parameter_value';
+                END IF;
                 v_seq := (v_cols->>'seq')::integer;
                 IF v_seq IS NULL THEN
                     RAISE EXCEPTION 'callhook.ingest: row %: each segment needs seq', v_n
                         USING ERRCODE = 'invalid_parameter_value';
                 END IF;
-                v_cols := (v_cols - 'final') || jsonb_build_object('call_external_id', v_call, 'seq', v_seq);
-                PERFORM callhook._upsert_row('transcript_segments', p_source, p_vendor, p_event, p_received_at,
+                v_cols := (v_cols - 'final') || pg_catalog.jsonb_build_object('call_external_id', v_call, 'seq', v_seq);
+                v_id := callhook._upsert_row('transcript_segments', p_source, p_vendor, p_received_at,
                                              v_call || ':' || v_seq, v_ev, v_is_test, v_cols, v_data,
                                              false, '{"final": true}'::jsonb);
+                IF v_id IS NOT NULL THEN
+                    v_notices := v_notices || pg_catalog.json_build_object(
+                        'table', v_table, 'id', v_id, 'source', p_source, 'event', p_event)::text;
+                END IF;
             END LOOP;
             CONTINUE;
         END IF;
 
         v_cols := v_op->'cols';
-        IF v_cols IS NULL OR jsonb_typeof(v_cols) = 'null' THEN
+        IF v_cols IS NULL OR pg_catalog.jsonb_typeof(v_cols) = 'null' THEN
             v_cols := '{}'::jsonb;
-        ELSIF jsonb_typeof(v_cols) <> 'object' THEN
+        ELSIF pg_catalog.jsonb_typeof(v_cols) <> 'object' THEN
             RAISE EXCEPTION 'callhook.ingest: row %: cols must be a JSON object', v_n
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        FOR k IN SELECT jsonb_object_keys(v_cols) LOOP
-            IF NOT k = ANY (v_allowed) THEN
-                RAISE EXCEPTION 'callhook.ingest: row %: "%" is not a column callhook.% accepts', v_n, k, v_table
-                    USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-        END LOOP;
-        -- Empty values never erase anything: drop them.
-        SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) INTO v_cols
-          FROM jsonb_each(v_cols) AS e
-         WHERE e.value NOT IN ('null'::jsonb, '""'::jsonb, '[]'::jsonb, '{}'::jsonb);
+        -- Empty values never erase anything: drop them (and name the first unknown column).
+        SELECT coalesce(pg_catalog.jsonb_object_agg(e.key, e.value)
+                            FILTER (WHERE e.value NOT IN ('null', '""', '[]', '{}')), '{}'),
+               min(e.key) FILTER (WHERE NOT e.key = ANY (v_allowed))
+          INTO v_cols, v_bad
+          FROM pg_catalog.jsonb_each(v_cols) AS e;
+        IF v_bad IS NOT NULL THEN
+            RAISE EXCEPTION 'callhook.ingest: row %: "%" is not a column callhook.% accepts', v_n, v_bad, v_table
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
 
         IF v_table = 'calls' AND v_cols ? 'status'
            AND callhook._status_rank(v_cols->>'status') IS NULL THEN
@@ -348,10 +352,10 @@ BEGIN
         v_ext := nullif(v_op->>'external_id', '');
         IF v_table = 'call_events' THEN
             IF NOT v_cols ? 'delivery_id' THEN
-                v_cols := v_cols || jsonb_build_object('delivery_id', p_delivery_id);
+                v_cols := v_cols || pg_catalog.jsonb_build_object('delivery_id', p_delivery_id);
             END IF;
             IF NOT v_cols ? 'event' AND p_event IS NOT NULL THEN
-                v_cols := v_cols || jsonb_build_object('event', p_event);
+                v_cols := v_cols || pg_catalog.jsonb_build_object('event', p_event);
             END IF;
             -- An event with no id of its own is identified by its delivery and position.
             v_ext := coalesce(v_ext, p_delivery_id || ':' || v_n);
@@ -367,9 +371,10 @@ BEGIN
                 RAISE EXCEPTION 'callhook.ingest: row %: a transcript segment needs call_external_id and seq', v_n
                     USING ERRCODE = 'invalid_parameter_value';
             END IF;
-            v_cols := v_cols || jsonb_build_object('seq', v_seq);
+            v_cols := v_cols || pg_catalog.jsonb_build_object('seq', v_seq);
             v_ext := v_call || ':' || v_seq;
-            PERFORM pg_advisory_xact_lock(hashtextextended('callhook.transcript_segments:' || p_source || ':' || v_call, 0));
+            PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(
+                'callhook.transcript_segments:' || p_source || ':' || v_call, 0));
             -- Once the final transcript is in, late live partials are ignored.
             CONTINUE WHEN EXISTS (SELECT 1 FROM callhook.transcript_segments AS s
                                    WHERE s.source = p_source AND s.call_external_id = v_call AND s.final);
@@ -379,9 +384,14 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
 
-        PERFORM callhook._upsert_row(v_table, p_source, p_vendor, p_event, p_received_at, v_ext, v_ev,
-                                     v_is_test, v_cols, v_data, v_kind = 'insert', NULL);
+        v_id := callhook._upsert_row(v_table, p_source, p_vendor, p_received_at, v_ext, v_ev,
+                                     v_is_test, v_cols, v_data, v_kind = 'insert', '{}'::jsonb);
+        IF v_id IS NOT NULL THEN
+            v_notices := v_notices || pg_catalog.json_build_object(
+                'table', v_table, 'id', v_id, 'source', p_source, 'event', p_event)::text;
+        END IF;
     END LOOP;
+    RETURN v_notices;
 END
 $fn$;
 
@@ -389,7 +399,7 @@ CREATE FUNCTION callhook.ingest(
     p_source text, p_vendor text, p_event text, p_method text, p_content_type text,
     p_query text, p_headers jsonb, p_body bytea, p_dedup_key text, p_outcome text, p_error text,
     p_rows jsonb, p_received_at timestamptz)
-RETURNS TABLE (delivery_id bigint, outcome text, prior_outcome text)
+RETURNS TABLE (delivery_id bigint, outcome text, prior_outcome text, notices text[])
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 SET search_path = callhook, pg_catalog
 SET TimeZone = 'UTC'
@@ -421,12 +431,12 @@ BEGIN
         delivery_id := v_id;
         outcome := 'duplicate';
         prior_outcome := v_prior;
+        notices := '{}';
         RETURN NEXT;
         RETURN;
     END IF;
 
-    PERFORM callhook._apply_rows(v_id, p_source, p_vendor, p_event, v_received, p_rows);
-
+    notices := callhook._apply_rows(v_id, p_source, p_vendor, p_event, v_received, p_rows);
     delivery_id := v_id;
     outcome := p_outcome;
     prior_outcome := NULL;
@@ -434,12 +444,12 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION callhook.ingest(text, text, text, text, text, text, jsonb, bytea, text, text, text, jsonb, timestamptz) IS
-    'Stores one webhook delivery and applies its normalized row operations; a delivery already stored under (source, dedup_key) returns outcome duplicate and changes nothing.';
+    'Stores one webhook delivery and applies its normalized row operations; a delivery already stored under (source, dedup_key) returns outcome duplicate and changes nothing. notices: the payloads to pass to callhook.notify() after commit.';
 
 -- Re-applies normalized rows for a stored delivery (callhook replay): rows merge exactly as on
 -- first ingest (nothing is duplicated), and the delivery's outcome, error and replayed_at are set.
 CREATE FUNCTION callhook.replay_delivery(p_delivery_id bigint, p_outcome text, p_error text, p_rows jsonb)
-RETURNS TABLE (delivery_id bigint, outcome text, prior_outcome text)
+RETURNS TABLE (delivery_id bigint, outcome text, prior_outcome text, notices text[])
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 SET search_path = callhook, pg_catalog
 SET TimeZone = 'UTC'
@@ -453,7 +463,7 @@ BEGIN
         RAISE EXCEPTION 'callhook.replay_delivery: no delivery %', p_delivery_id
             USING ERRCODE = 'no_data_found';
     END IF;
-    PERFORM callhook._apply_rows(v_d.id, v_d.source, v_d.vendor, v_d.event, v_d.received_at, p_rows);
+    notices := callhook._apply_rows(v_d.id, v_d.source, v_d.vendor, v_d.event, v_d.received_at, p_rows);
     UPDATE callhook.deliveries AS d
        SET outcome = p_outcome, error = p_error, replayed_at = now()
      WHERE d.id = v_d.id;
@@ -466,12 +476,30 @@ $fn$;
 COMMENT ON FUNCTION callhook.replay_delivery(bigint, text, text, jsonb) IS
     'Re-applies normalized rows for a stored delivery (callhook replay) and records the new outcome and replayed_at.';
 
-REVOKE ALL ON FUNCTION callhook._event_time_text(timestamptz) FROM PUBLIC;
+-- Sends the notifications that ingest() or replay_delivery() returned, once their transaction has
+-- committed: NOTIFY callhook, one payload each. callhook runs it as a transaction of its own, so the
+-- commit of a delivery never waits on the lock that NOTIFY takes at commit. That transaction writes
+-- nothing to keep, so it commits without waiting for the disk. Returns the number sent.
+CREATE FUNCTION callhook.notify(p_notices text[])
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = callhook, pg_catalog
+AS $fn$
+BEGIN
+    PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+    PERFORM pg_catalog.pg_notify('callhook', n) FROM pg_catalog.unnest(p_notices) AS n;
+    RETURN coalesce(pg_catalog.cardinality(p_notices), 0);
+END
+$fn$;
+COMMENT ON FUNCTION callhook.notify(text[]) IS
+    'Sends NOTIFY callhook for each payload that ingest() or replay_delivery() returned; run after their commit.';
+
 REVOKE ALL ON FUNCTION callhook._status_rank(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION callhook._upsert_row(text, text, text, text, timestamptz, text, timestamptz, boolean, jsonb, jsonb, boolean, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION callhook._upsert_row(text, text, text, timestamptz, text, timestamptz, boolean, jsonb, jsonb, boolean, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook._apply_rows(bigint, text, text, text, timestamptz, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook.ingest(text, text, text, text, text, text, jsonb, bytea, text, text, text, jsonb, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook.replay_delivery(bigint, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION callhook.notify(text[]) FROM PUBLIC;
 
 DO $grants$
 BEGIN
@@ -479,12 +507,12 @@ BEGIN
         GRANT SELECT ON callhook._row_columns TO callhook_writer;
         -- SECURITY INVOKER: the helpers run with the caller's rights, so it needs them too.
         GRANT EXECUTE ON FUNCTION
-            callhook._event_time_text(timestamptz),
             callhook._status_rank(text),
-            callhook._upsert_row(text, text, text, text, timestamptz, text, timestamptz, boolean, jsonb, jsonb, boolean, jsonb),
+            callhook._upsert_row(text, text, text, timestamptz, text, timestamptz, boolean, jsonb, jsonb, boolean, jsonb),
             callhook._apply_rows(bigint, text, text, text, timestamptz, jsonb),
             callhook.ingest(text, text, text, text, text, text, jsonb, bytea, text, text, text, jsonb, timestamptz),
-            callhook.replay_delivery(bigint, text, text, jsonb)
+            callhook.replay_delivery(bigint, text, text, jsonb),
+            callhook.notify(text[])
             TO callhook_writer;
     ELSE
         RAISE NOTICE 'callhook: role callhook_writer does not exist; its grants were skipped';

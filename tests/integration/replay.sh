@@ -59,4 +59,39 @@ like "$out" "would replay 1 deliveries" "--dry-run and --delivery"
 
 out=$(replay --since 2999-01-01)
 like "$out" "replayed 0 deliveries" "--since in the future selects nothing"
+
+# --- NOTIFY callhook after each commit: from serve (through nginx) and from replay ----------------------------
+_sleeping() { [ "$(sql "select count(*) from pg_stat_activity where query = '$1' and state = 'active'")" = 1 ]; }
+# listen SECONDS: a psql session LISTENing on callhook in the background, ready when it returns; $LISTENER.
+listen() {
+	PGOPTIONS='-c client_min_messages=warning' psql -X -q -h "$T/pg" -U postgres -d callhook \
+		-c "LISTEN callhook" -c "SELECT pg_sleep($1)" >"$T/listen.out" 2>&1 &
+	LISTENER=$!
+	wait_until 10 _sleeping "SELECT pg_sleep($1)" || bail_out "the LISTEN session is waiting"
+}
+# payloads: "table:id" of each notification received, sorted.
+payloads() {
+	grep '^Asynchronous notification "callhook" with payload' "$T/listen.out" |
+		grep -oE '"table" *: *"[a-z_]+" *, *"id" *: *[0-9]+' |
+		sed -E 's/"table" *: *"([a-z_]+)" *, *"id" *: *([0-9]+)/\1:\2/' | LC_ALL=C sort | tr '\n' ' '
+}
+listen 2.5
+sed 's/59179/7777001/g' "$F/call_finished.body" >"$T/new_call.body"
+post POST "/hooks/ct?token=$TOKEN" -H 'Content-Type: application/json' --data-binary "@$T/new_call.body"
+is "$HTTP_STATUS" 200 "a new call is stored through nginx"
+post POST "/hooks/ct?token=$TOKEN" -H 'Content-Type: application/json' --data-binary "@$T/new_call.body"
+like "$RESP_BODY" '"status":"duplicate"' "its redelivery is a duplicate"
+wait "$LISTENER" || true
+is "$(payloads)" "calls:$(sql "select id from calls where external_id = '7777001'") " \
+	"serve sends one notification for the stored call after its commit, none for the duplicate"
+like "$(grep -m 1 payload "$T/listen.out")" '"source" *: *"ct".*"event" *: *"call\.finished"' \
+	"the notification names the source and the event"
+
+replay --source ct >/dev/null   # every row as its deliveries say
+sql "delete from calls where external_id = '7777001'" >/dev/null
+listen 2.5
+replay --source ct >/dev/null
+wait "$LISTENER" || true
+is "$(payloads)" "calls:$(sql "select id from calls where external_id = '7777001'") " \
+	"replay announces the row it rebuilt, and only that one"
 done_testing

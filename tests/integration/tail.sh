@@ -35,13 +35,16 @@ _tail_cleanup() {
 }
 trap _tail_cleanup EXIT
 
-# ingest SOURCE EVENT KEY OUTCOME ERROR ROWS: one delivery through callhook.ingest as the writer; prints its id.
+# ingest SOURCE EVENT KEY OUTCOME ERROR ROWS: one delivery as callhook stores it, as the writer: callhook.ingest,
+# then its notifications through callhook.notify in a transaction of their own; prints the delivery id.
 ingest() {
 	PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 -h "$T/pg" -U callhook_w \
 		-d callhook -v src="$1" -v ev="$2" -v key="$3" -v outcome="$4" -v err="$5" -v rows="$6" <<-'EOF'
-		SELECT delivery_id FROM callhook.ingest(:'src', 'calltracker', nullif(:'ev', ''), 'POST',
+		SELECT delivery_id, notices FROM callhook.ingest(:'src', 'calltracker', nullif(:'ev', ''), 'POST',
 		    'application/json', NULL, '{}', convert_to(:'rows', 'UTF8'), :'key', :'outcome',
-		    nullif(:'err', ''), nullif(:'rows', '')::jsonb, NULL)
+		    nullif(:'err', ''), nullif(:'rows', '')::jsonb, NULL) \gset
+		\echo :delivery_id
+		SELECT callhook.notify(:'notices') \g /dev/null
 	EOF
 }
 call_row() { # call_row EXTERNAL_ID STATUS

@@ -133,7 +133,8 @@ RETURNS text LANGUAGE sql AS $$
     SELECT i.delivery_id || ' ' || i.outcome || ' ' || coalesce(i.prior_outcome, '-')
       FROM callhook.ingest(p_source, 'callrail', p_event, 'POST', 'application/json', NULL,
                            '{"user-agent": "test"}', convert_to(coalesce(p_rows::text, ''), 'UTF8'),
-                           coalesce(p_dedup, gen_random_uuid()::text), 'stored', NULL, p_rows, NULL) AS i
+                           coalesce(p_dedup, gen_random_uuid()::text), 'stored', NULL, p_rows, NULL) AS i,
+           callhook.notify(i.notices) AS n
 $$;
 CREATE FUNCTION public.call(p_ext text, p_time text, p_status text) RETURNS text LANGUAGE sql AS $$
     SELECT public.ing(jsonb_build_array(public.op('calls', p_ext, p_time, jsonb_build_object('status', p_status))))
@@ -333,6 +334,32 @@ SELECT public.ing('[{"table": "deliveries", "external_id": "X1", "cols": {}}]');
 SQL
 
 # --- notifications ----------------------------------------------------------------------------
+# ingest() returns the payloads and sends nothing itself; callhook passes them to callhook.notify()
+# after the commit (public.ing() does both, as callhook does).
+
+out=$(q <<'SQL'
+LISTEN callhook;
+SELECT i.outcome || '|' || cardinality(i.notices) || '|' || (i.notices[1]::jsonb ->> 'table')
+  FROM callhook.ingest('acme', 'callrail', 'pre_call', 'POST', 'application/json', NULL, '{}', '',
+                       'dedup-n0', 'stored', NULL,
+                       '[{"table": "calls", "external_id": "N0", "cols": {"status": "ringing"}}]', NULL) AS i;
+SELECT i.outcome || '|' || cardinality(i.notices)
+  FROM callhook.ingest('acme', 'callrail', 'pre_call', 'POST', 'application/json', NULL, '{}', '',
+                       'dedup-n0', 'stored', NULL, NULL, NULL) AS i;
+SQL
+)
+report "ingest() returns one payload per stored row and sends no NOTIFY of its own" \
+	"$(grep -c 'Asynchronous notification' <<<"$out")|$(grep -v 'Asynchronous' <<<"$out" | tr '\n' ' ')" \
+	"0|stored|1|calls duplicate|0 "
+out=$(q <<'SQL'
+LISTEN callhook;
+SELECT callhook.notify(ARRAY['{"table": "calls", "id": 1}', '{"table": "messages", "id": 2}']);
+SELECT callhook.notify('{}');
+SQL
+)
+report "callhook.notify() sends each payload on channel callhook" \
+	"$(grep -c 'Asynchronous notification "callhook" with payload "{"table": "' <<<"$out")|$(grep -v 'Asynchronous' <<<"$out" | tr '\n' ' ')" \
+	"2|2 0 "
 
 out=$(q <<'SQL'
 LISTEN callhook;
