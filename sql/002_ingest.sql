@@ -38,6 +38,102 @@ AS $$
     END
 $$;
 
+-- The columns a row operation may set, per normalized table, read from the catalog once rather
+-- than on every row.
+CREATE TABLE callhook._row_columns (
+    tbl  text PRIMARY KEY,
+    cols text[] NOT NULL
+);
+COMMENT ON TABLE callhook._row_columns IS
+    'Internal: the columns callhook.ingest() accepts in a row operation, per normalized table.';
+
+-- Fills _row_columns and (re)writes _lock_row() and _update_row(), whose statements name every
+-- column of every normalized table, so they are static and planned once per session. A later
+-- migration that adds a column to a normalized table must CALL it again.
+CREATE PROCEDURE callhook._refresh_row_catalog()
+LANGUAGE plpgsql
+SET search_path = callhook, pg_catalog
+AS $proc$
+DECLARE
+    c_tables CONSTANT text[] := ARRAY['calls', 'messages', 'trackers', 'usage', 'voicemails',
+                                      'form_submissions', 'transcript_segments', 'call_events'];
+    v_lock   text := '';
+    v_update text := '';
+    v_cols   text;
+    v_rcols  text;
+    t        text;
+BEGIN
+    DELETE FROM callhook._row_columns;
+    INSERT INTO callhook._row_columns (tbl, cols)
+    SELECT c.relname::text, array_agg(a.attname::text ORDER BY a.attnum)
+      FROM pg_catalog.pg_class AS c
+      JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid
+     WHERE c.relnamespace = 'callhook'::regnamespace AND c.relname = ANY (c_tables)
+       AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname NOT IN ('id', 'source', 'vendor', 'external_id', 'data', 'is_test',
+                             'first_seen_at', 'last_event_at', 'field_times')
+     GROUP BY c.relname;
+
+    FOREACH t IN ARRAY c_tables LOOP
+        SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum),
+               string_agg('r.' || pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
+          INTO v_cols, v_rcols
+          FROM pg_catalog.pg_attribute AS a
+         WHERE a.attrelid = pg_catalog.format('callhook.%I', t)::regclass
+           AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'id';
+        v_lock := v_lock || pg_catalog.format($f$
+    WHEN %1$L THEN
+        SELECT pg_catalog.to_jsonb(t) INTO v_row FROM callhook.%1$I AS t
+         WHERE t.source = p_source AND t.external_id = p_external_id FOR UPDATE;$f$, t);
+        v_update := v_update || pg_catalog.format($f$
+    WHEN %1$L THEN
+        UPDATE callhook.%1$I AS t
+           SET (%2$s) = (SELECT %3$s FROM pg_catalog.jsonb_populate_record(t, p_changes) AS r)
+         WHERE t.id = p_id AND t IS DISTINCT FROM pg_catalog.jsonb_populate_record(t, p_changes)
+        RETURNING t.id INTO v_id;$f$, t, v_cols, v_rcols);
+    END LOOP;
+
+    EXECUTE pg_catalog.format($f$
+CREATE OR REPLACE FUNCTION callhook._lock_row(p_table text, p_source text, p_external_id text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+AS $body$
+DECLARE
+    v_row jsonb;
+BEGIN
+    CASE p_table%s
+    END CASE;
+    RETURN v_row;
+END
+$body$$f$, v_lock);
+    EXECUTE pg_catalog.format($f$
+CREATE OR REPLACE FUNCTION callhook._update_row(p_table text, p_id bigint, p_changes jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+AS $body$
+DECLARE
+    v_id bigint;
+BEGIN
+    CASE p_table%s
+    END CASE;
+    RETURN v_id;
+END
+$body$$f$, v_update);
+    COMMENT ON FUNCTION callhook._lock_row(text, text, text) IS
+        'Internal: locks a normalized row by (source, external_id) and returns it as JSON (NULL when there is none).';
+    COMMENT ON FUNCTION callhook._update_row(text, bigint, jsonb) IS
+        'Internal: applies merged column values to a normalized row; returns its id when anything changed.';
+    REVOKE ALL ON FUNCTION callhook._lock_row(text, text, text), callhook._update_row(text, bigint, jsonb)
+        FROM PUBLIC;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'callhook_writer') THEN
+        GRANT EXECUTE ON FUNCTION callhook._lock_row(text, text, text), callhook._update_row(text, bigint, jsonb)
+            TO callhook_writer;
+    END IF;
+END
+$proc$;
+REVOKE ALL ON PROCEDURE callhook._refresh_row_catalog() FROM PUBLIC;
+CALL callhook._refresh_row_catalog();
+
 -- Inserts or merges one row of p_table identified by (p_source, p_external_id).
 -- p_cols: validated, non-empty column values; p_forced: columns written on insert and update
 -- without event-time tracking (transcript_segments.final). Returns the row id when a row was
@@ -57,17 +153,13 @@ DECLARE
     v_rec      jsonb;
     v_ft       jsonb;
     v_old      jsonb;
-    v_set      jsonb := '{}'::jsonb;
+    v_set      jsonb;
+    v_times    jsonb;
     v_data     jsonb;
     v_dt       jsonb;
-    v_last     timestamptz;
-    v_cur      text;
     v_id       bigint;
     v_tries    integer := 0;
-    v_rank_new integer;
     v_rank_old integer;
-    k          text;
-    v          jsonb;
 BEGIN
     -- A new row: every given column, and every top-level key of data, stamped with this event's time.
     v_rec := p_cols || p_forced || pg_catalog.jsonb_build_object(
@@ -120,9 +212,7 @@ BEGIN
         IF v_id IS NOT NULL OR p_insert_only THEN
             RETURN v_id;
         END IF;
-        EXECUTE pg_catalog.format('SELECT pg_catalog.to_jsonb(t) FROM callhook.%I AS t'
-                                  ' WHERE t.source = $1 AND t.external_id = $2 FOR UPDATE', p_table)
-          INTO v_old USING p_source, p_external_id;
+        v_old := callhook._lock_row(p_table, p_source, p_external_id);
         EXIT WHEN v_old IS NOT NULL;
         -- The conflicting row vanished (deleted by a concurrent transaction): insert again.
         v_tries := v_tries + 1;
@@ -133,75 +223,37 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Merge into the existing, locked row.
+    -- Merge into the existing, locked row. A column takes the new value when this event is at least
+    -- as new as the one that set it; calls.status moves forward only, and between equal ranks the
+    -- newer event wins.
     v_ft := coalesce(v_old->'field_times', '{}'::jsonb);
-    FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p_cols) AS e LOOP
-        v_cur := v_ft->>k;
-        IF p_table = 'calls' AND k = 'status' THEN
-            v_rank_new := callhook._status_rank(v #>> '{}');
-            v_rank_old := coalesce(callhook._status_rank(v_old->>'status'), 0);
-            CONTINUE WHEN v_rank_new < v_rank_old;
-            CONTINUE WHEN v_rank_new = v_rank_old
-                      AND v_cur IS NOT NULL AND p_event_time < v_cur::timestamptz;
-        ELSE
-            CONTINUE WHEN v_cur IS NOT NULL AND p_event_time < v_cur::timestamptz;
-        END IF;
-        v_set := v_set || pg_catalog.jsonb_build_object(k, v);
-        v_ft := v_ft || pg_catalog.jsonb_build_object(k, v_ev);
-    END LOOP;
-
-    -- data merges key by key under the same rule as columns, so the arrival order never matters.
-    v_last := (v_old->>'last_event_at')::timestamptz;
-    v_data := coalesce(v_old->'data', '{}'::jsonb);
+    v_rank_old := coalesce(callhook._status_rank(v_old->>'status'), 0);
+    SELECT coalesce(pg_catalog.jsonb_object_agg(e.key, e.value), '{}'::jsonb),
+           coalesce(pg_catalog.jsonb_object_agg(e.key, v_ev), '{}'::jsonb)
+      INTO v_set, v_times
+      FROM pg_catalog.jsonb_each(p_cols) AS e
+     WHERE CASE WHEN p_table = 'calls' AND e.key = 'status'
+                THEN callhook._status_rank(e.value #>> '{}') > v_rank_old
+                     OR (callhook._status_rank(e.value #>> '{}') = v_rank_old
+                         AND (v_ft->>e.key IS NULL OR p_event_time >= (v_ft->>e.key)::timestamptz))
+                ELSE v_ft->>e.key IS NULL OR p_event_time >= (v_ft->>e.key)::timestamptz
+           END;
+    -- data merges key by key under the same rule, so the arrival order never matters.
     v_dt := coalesce(v_ft->'data', '{}'::jsonb);
-    FOR k, v IN SELECT e.key, e.value FROM pg_catalog.jsonb_each(p_data) AS e LOOP
-        v_cur := v_dt->>k;
-        CONTINUE WHEN v_cur IS NOT NULL AND p_event_time < v_cur::timestamptz;
-        v_data := v_data || pg_catalog.jsonb_build_object(k, v);
-        v_dt := v_dt || pg_catalog.jsonb_build_object(k, v_ev);
-    END LOOP;
-    v_ft := v_ft || pg_catalog.jsonb_build_object('data', v_dt);
-    v_rec := v_set || p_forced || pg_catalog.jsonb_build_object(
-        'field_times', v_ft, 'data', v_data,
-        'last_event_at', greatest(v_last, p_event_time),
-        'first_seen_at', least((v_old->>'first_seen_at')::timestamptz, p_received_at),
-        'is_test', (v_old->>'is_test')::boolean AND p_is_test);
+    SELECT coalesce(v_old->'data', '{}'::jsonb) || coalesce(pg_catalog.jsonb_object_agg(e.key, e.value), '{}'::jsonb),
+           v_dt || coalesce(pg_catalog.jsonb_object_agg(e.key, v_ev), '{}'::jsonb)
+      INTO v_data, v_dt
+      FROM pg_catalog.jsonb_each(p_data) AS e
+     WHERE v_dt->>e.key IS NULL OR p_event_time >= (v_dt->>e.key)::timestamptz;
 
-    EXECUTE pg_catalog.format(
-        'UPDATE callhook.%1$I AS t SET %2$s'
-        ' FROM pg_catalog.jsonb_populate_record(NULL::callhook.%1$I, $1) AS r'
-        ' WHERE t.id = $2 AND (%3$s) IS DISTINCT FROM (%4$s) RETURNING t.id',
-        p_table,
-        (SELECT pg_catalog.string_agg(pg_catalog.format('%1$I = r.%1$I', c.key), ', ')
-           FROM pg_catalog.jsonb_object_keys(v_rec) AS c(key)),
-        (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', c.key), ', ')
-           FROM pg_catalog.jsonb_object_keys(v_rec) AS c(key)),
-        (SELECT pg_catalog.string_agg(pg_catalog.format('r.%I', c.key), ', ')
-           FROM pg_catalog.jsonb_object_keys(v_rec) AS c(key)))
-      INTO v_id USING v_rec, (v_old->>'id')::bigint;
-    RETURN v_id;
+    RETURN callhook._update_row(p_table, (v_old->>'id')::bigint, v_set || p_forced || pg_catalog.jsonb_build_object(
+        'field_times', v_ft || v_times || pg_catalog.jsonb_build_object('data', v_dt),
+        'data', v_data,
+        'last_event_at', greatest((v_old->>'last_event_at')::timestamptz, p_event_time),
+        'first_seen_at', least((v_old->>'first_seen_at')::timestamptz, p_received_at),
+        'is_test', (v_old->>'is_test')::boolean AND p_is_test));
 END
 $fn$;
-
--- The columns a row operation may set, per table, read from the catalog once here rather than on
--- every row. A later migration that adds a column to a normalized table must refresh this table.
-CREATE TABLE callhook._row_columns (
-    tbl  text PRIMARY KEY,
-    cols text[] NOT NULL
-);
-COMMENT ON TABLE callhook._row_columns IS
-    'Internal: the columns callhook.ingest() accepts in a row operation, per normalized table.';
-INSERT INTO callhook._row_columns (tbl, cols)
-SELECT c.relname::text, array_agg(a.attname::text ORDER BY a.attnum)
-  FROM pg_catalog.pg_class AS c
-  JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid
- WHERE c.relnamespace = 'callhook'::regnamespace
-   AND c.relname IN ('calls', 'messages', 'trackers', 'usage', 'voicemails', 'form_submissions',
-                     'transcript_segments', 'call_events')
-   AND a.attnum > 0 AND NOT a.attisdropped
-   AND a.attname NOT IN ('id', 'source', 'vendor', 'external_id', 'data', 'is_test',
-                         'first_seen_at', 'last_event_at', 'field_times')
- GROUP BY c.relname;
 
 -- Applies the row operations of one delivery (see the header of this file) and returns the
 -- notification payloads of the rows it inserted or changed, for callhook.notify() after commit.
