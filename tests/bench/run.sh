@@ -405,7 +405,7 @@ growth_fill() {
 
 declare -A RPS P50 P99 OKS CPU_APP CPU_NGX CPU_PG CPU_CLI CPU_BUSY CPU_OTHER BODY LOST FOREIGN STEAL
 REPEATED=0
-TARGETS=(nginx200 baseline callhook keepconn baseline_keep pgb_ingest pgb_insert)
+TARGETS=(nginx200 baseline callhook keepconn baseline_keep pgb_ingest pgb_merge pgb_insert)
 # shellcheck disable=SC2206
 [ -n "${BENCH_TARGETS:-}" ] && TARGETS=($BENCH_TARGETS)
 declare -A LABEL=(
@@ -415,6 +415,7 @@ declare -A LABEL=(
 	[keepconn]="nginx → callhook, keep_conn on"
 	[baseline_keep]="nginx → baseline.c, keep_conn on"
 	[pgb_ingest]="pgbench callhook.ingest()"
+	[pgb_merge]="pgbench ingest(), known calls"
 	[pgb_insert]="pgbench single INSERT"
 	[growth]="nginx → callhook, existing calls"
 	[big]="nginx → callhook, big bodies"
@@ -500,7 +501,7 @@ one() { # one TARGET ROUND: measure TARGET once, again when other jobs disturbed
 check_stored_of() {
 	case $1 in
 	baseline | baseline_keep | pgb_insert) check_stored "$1" bench.baseline ;;
-	callhook | keepconn | pgb_ingest) check_stored "$1" callhook.deliveries ;;
+	callhook | keepconn | pgb_ingest | pgb_merge) check_stored "$1" callhook.deliveries ;;
 	esac
 }
 
@@ -514,6 +515,7 @@ one_try() { # one_try TARGET ROUND: one load of TARGET on empty tables
 	callhook) wrk_run "$t.$round" "$NGINX_PORT" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" ;;
 	keepconn) wrk_run "$t.$round" "$PORT_KEEP" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" ;;
 	pgb_ingest) pgbench_run "$t.$round" "$BENCH/ingest.sql" ;;
+	pgb_merge) pgbench_run "$t.$round" "$BENCH/merge.sql" ;;
 	pgb_insert) pgbench_run "$t.$round" "$BENCH/insert.sql" ;;
 	esac || return 1
 	# a keep_conn run can leave workers pinned to idle connections: the next load starts afresh
