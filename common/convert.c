@@ -594,11 +594,25 @@ floor_div(int64_t a, int64_t b)
 }
 
 /* Writes "YYYY-MM-DDTHH:MM:SS.ffffffZ"; values outside years 0001..9999 are clamped. */
+/* Writes v as exactly `width` decimal digits (the lowest ones, zero-padded); returns the end. */
+static char *
+put_digits(char *p, unsigned v, int width)
+{
+	int i;
+
+	for (i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + width;
+}
+
 void
 conv_format_time(int64_t usec, char out[32])
 {
 	int64_t secs, days, sod;
 	int y, m, d, us;
+	char *p;
 
 	if (usec < TIME_MIN_USEC)
 		usec = TIME_MIN_USEC;
@@ -609,11 +623,22 @@ conv_format_time(int64_t usec, char out[32])
 	days = floor_div(secs, SEC_PER_DAY);
 	sod = secs - days * SEC_PER_DAY;
 	civil_from_days(days, &y, &m, &d);
-	/* The modulos cannot change clamped values; they bound the output for the compiler. */
-	snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ",
-	    (unsigned)y % 10000, (unsigned)m % 100, (unsigned)d % 100,
-	    (unsigned)(sod / 3600) % 100, (unsigned)(sod / 60 % 60),
-	    (unsigned)(sod % 60), (unsigned)us % 1000000);
+	/* YYYY-MM-DDTHH:MM:SS.uuuuuuZ; the clamping above keeps every field in its width. */
+	p = put_digits(out, (unsigned)y, 4);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)m, 2);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)d, 2);
+	*p++ = 'T';
+	p = put_digits(p, (unsigned)(sod / 3600), 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)(sod / 60 % 60), 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)(sod % 60), 2);
+	*p++ = '.';
+	p = put_digits(p, (unsigned)us, 6);
+	*p++ = 'Z';
+	*p = '\0';
 }
 
 /*

@@ -472,6 +472,40 @@ parse_body(const struct raw_delivery *raw, int kind, struct json_object **doc, c
 	return false;
 }
 
+/* Appends sep and seg to the path of length used, within pathlen (truncating); returns the new length. */
+static size_t
+path_append(char *path, size_t pathlen, size_t used, const char *sep, const char *seg)
+{
+	const char *parts[2] = { sep, seg };
+	size_t k, n;
+
+	for (k = 0; k < 2; k++) {
+		n = strlen(parts[k]);
+		if (n > pathlen - 1 - used)
+			n = pathlen - 1 - used;
+		memcpy(path + used, parts[k], n);
+		used += n;
+	}
+	path[used] = '\0';
+	return used;
+}
+
+/* "[i]" in buf, for a path. */
+static const char *
+index_text(size_t i, char buf[24])
+{
+	char *p = buf + 23;
+
+	*p = '\0';
+	*--p = ']';
+	do {
+		*--p = (char)('0' + i % 10);
+		i /= 10;
+	} while (i > 0);
+	*--p = '[';
+	return p;
+}
+
 /*
  * Finds values PostgreSQL cannot hold or json-c could not represent: strings
  * with NUL bytes and integers beyond 64 bits. Writes the field path into error.
@@ -481,6 +515,7 @@ check_values(struct json_object *v, char *path, size_t pathlen, size_t used, cha
     size_t errlen)
 {
 	size_t i, n;
+	char idx[24];
 
 	switch (json_object_get_type(v)) {
 	case json_type_string:
@@ -504,9 +539,8 @@ check_values(struct json_object *v, char *path, size_t pathlen, size_t used, cha
 		return true;
 	case json_type_object: {
 		json_object_object_foreach(v, key, val) {
-			n = snprintf(path + used, pathlen - used, "%s%s", used ? "." : "", key);
-			if (!check_values(val, path, pathlen, used + n < pathlen ? used + n : pathlen - 1,
-			    error, errlen))
+			n = path_append(path, pathlen, used, used ? "." : "", key);
+			if (!check_values(val, path, pathlen, n, error, errlen))
 				return false;
 			path[used] = '\0';
 		}
@@ -514,9 +548,8 @@ check_values(struct json_object *v, char *path, size_t pathlen, size_t used, cha
 	}
 	case json_type_array:
 		for (i = 0; i < json_object_array_length(v); i++) {
-			n = snprintf(path + used, pathlen - used, "[%zu]", i);
-			if (!check_values(json_object_array_get_idx(v, i), path, pathlen,
-			    used + n < pathlen ? used + n : pathlen - 1, error, errlen))
+			n = path_append(path, pathlen, used, "", index_text(i, idx));
+			if (!check_values(json_object_array_get_idx(v, i), path, pathlen, n, error, errlen))
 				return false;
 			path[used] = '\0';
 		}
