@@ -47,7 +47,7 @@ CREATE TABLE callhook._row_columns (
 COMMENT ON TABLE callhook._row_columns IS
     'Internal: the columns callhook.ingest() accepts in a row operation, per normalized table.';
 
--- Fills _row_columns and (re)writes _lock_row() and _update_row(), whose statements name every
+-- Fills _row_columns and (re)writes _insert_row(), _lock_row() and _update_row(), whose statements name every
 -- column of every normalized table, so they are static and planned once per session. A later
 -- migration that adds a column to a normalized table must CALL it again.
 CREATE PROCEDURE callhook._refresh_row_catalog()
@@ -57,10 +57,13 @@ AS $proc$
 DECLARE
     c_tables CONSTANT text[] := ARRAY['calls', 'messages', 'trackers', 'usage', 'voicemails',
                                       'form_submissions', 'transcript_segments', 'call_events'];
+    v_insert text := '';
     v_lock   text := '';
     v_update text := '';
     v_cols   text;
     v_rcols  text;
+    v_icols  text;
+    v_ivals  text;
     t        text;
 BEGIN
     DELETE FROM callhook._row_columns;
@@ -81,6 +84,28 @@ BEGIN
           FROM pg_catalog.pg_attribute AS a
          WHERE a.attrelid = pg_catalog.format('callhook.%I', t)::regclass
            AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'id';
+        -- A new row: the common columns from the arguments, the others from p_cols (or their default).
+        SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum),
+               string_agg(CASE WHEN d.adbin IS NULL THEN 'r.' || pg_catalog.quote_ident(a.attname)
+                               ELSE pg_catalog.format('coalesce(r.%I, %s)', a.attname,
+                                                      pg_catalog.pg_get_expr(d.adbin, d.adrelid)) END,
+                          ', ' ORDER BY a.attnum)
+          INTO v_icols, v_ivals
+          FROM pg_catalog.pg_attribute AS a
+          LEFT JOIN pg_catalog.pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = pg_catalog.format('callhook.%I', t)::regclass
+           AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.attname NOT IN ('id', 'source', 'vendor', 'external_id', 'data', 'is_test',
+                                 'first_seen_at', 'last_event_at', 'field_times');
+        v_insert := v_insert || pg_catalog.format($f$
+    WHEN %1$L THEN
+        INSERT INTO callhook.%1$I AS t (source, vendor, external_id, data, is_test, first_seen_at,
+                                        last_event_at, field_times, %2$s)
+        SELECT p_source, p_vendor, p_external_id, p_data, p_is_test, p_received_at, p_event_time,
+               p_field_times, %3$s
+          FROM pg_catalog.jsonb_populate_record(NULL::callhook.%1$I, p_cols) AS r
+        ON CONFLICT (source, external_id) DO NOTHING
+        RETURNING t.id INTO v_id;$f$, t, v_icols, v_ivals);
         v_lock := v_lock || pg_catalog.format($f$
     WHEN %1$L THEN
         SELECT pg_catalog.to_jsonb(t) INTO v_row FROM callhook.%1$I AS t
@@ -93,6 +118,21 @@ BEGIN
         RETURNING t.id INTO v_id;$f$, t, v_cols, v_rcols);
     END LOOP;
 
+    EXECUTE pg_catalog.format($f$
+CREATE OR REPLACE FUNCTION callhook._insert_row(
+    p_table text, p_source text, p_vendor text, p_external_id text, p_data jsonb, p_is_test boolean,
+    p_received_at timestamptz, p_event_time timestamptz, p_field_times jsonb, p_cols jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+AS $body$
+DECLARE
+    v_id bigint;
+BEGIN
+    CASE p_table%s
+    END CASE;
+    RETURN v_id;
+END
+$body$$f$, v_insert);
     EXECUTE pg_catalog.format($f$
 CREATE OR REPLACE FUNCTION callhook._lock_row(p_table text, p_source text, p_external_id text)
 RETURNS jsonb
@@ -119,14 +159,20 @@ BEGIN
     RETURN v_id;
 END
 $body$$f$, v_update);
+    COMMENT ON FUNCTION callhook._insert_row(text, text, text, text, jsonb, boolean, timestamptz, timestamptz, jsonb, jsonb) IS
+        'Internal: inserts a normalized row unless (source, external_id) exists; returns its id, or NULL on conflict.';
     COMMENT ON FUNCTION callhook._lock_row(text, text, text) IS
         'Internal: locks a normalized row by (source, external_id) and returns it as JSON (NULL when there is none).';
     COMMENT ON FUNCTION callhook._update_row(text, bigint, jsonb) IS
         'Internal: applies merged column values to a normalized row; returns its id when anything changed.';
-    REVOKE ALL ON FUNCTION callhook._lock_row(text, text, text), callhook._update_row(text, bigint, jsonb)
+    REVOKE ALL ON FUNCTION
+        callhook._insert_row(text, text, text, text, jsonb, boolean, timestamptz, timestamptz, jsonb, jsonb),
+        callhook._lock_row(text, text, text), callhook._update_row(text, bigint, jsonb)
         FROM PUBLIC;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'callhook_writer') THEN
-        GRANT EXECUTE ON FUNCTION callhook._lock_row(text, text, text), callhook._update_row(text, bigint, jsonb)
+        GRANT EXECUTE ON FUNCTION
+            callhook._insert_row(text, text, text, text, jsonb, boolean, timestamptz, timestamptz, jsonb, jsonb),
+            callhook._lock_row(text, text, text), callhook._update_row(text, bigint, jsonb)
             TO callhook_writer;
     END IF;
 END
@@ -150,7 +196,6 @@ DECLARE
     -- The event time as kept in field_times.
     v_ev       text := pg_catalog.to_char(pg_catalog.timezone('UTC', p_event_time),
                                           'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
-    v_rec      jsonb;
     v_ft       jsonb;
     v_old      jsonb;
     v_set      jsonb;
@@ -162,53 +207,14 @@ DECLARE
     v_rank_old integer;
 BEGIN
     -- A new row: every given column, and every top-level key of data, stamped with this event's time.
-    v_rec := p_cols || p_forced || pg_catalog.jsonb_build_object(
-        'source', p_source, 'vendor', p_vendor, 'external_id', p_external_id,
-        'data', p_data, 'is_test', p_is_test, 'first_seen_at', p_received_at,
-        'last_event_at', p_event_time,
-        'field_times', (SELECT coalesce(pg_catalog.jsonb_object_agg(c.key, v_ev), '{}'::jsonb)
-                          FROM pg_catalog.jsonb_object_keys(p_cols) AS c(key))
-                       || pg_catalog.jsonb_build_object('data',
-                              (SELECT coalesce(pg_catalog.jsonb_object_agg(c.key, v_ev), '{}'::jsonb)
-                                 FROM pg_catalog.jsonb_object_keys(p_data) AS c(key))));
+    v_ft := (SELECT coalesce(pg_catalog.jsonb_object_agg(c.key, v_ev), '{}'::jsonb)
+               FROM pg_catalog.jsonb_object_keys(p_cols) AS c(key))
+            || pg_catalog.jsonb_build_object('data',
+                   (SELECT coalesce(pg_catalog.jsonb_object_agg(c.key, v_ev), '{}'::jsonb)
+                      FROM pg_catalog.jsonb_object_keys(p_data) AS c(key)));
     LOOP
-        -- Static statements, one per table, so their plans are prepared once per session: every
-        -- column comes from the record (the id from its sequence), none from a default.
-        CASE p_table
-        WHEN 'calls' THEN
-            INSERT INTO callhook.calls SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.calls,
-                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.calls_id_seq'::regclass))) AS r
-                ON CONFLICT (source, external_id) DO NOTHING RETURNING calls.id INTO v_id;
-        WHEN 'messages' THEN
-            INSERT INTO callhook.messages SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.messages,
-                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.messages_id_seq'::regclass))) AS r
-                ON CONFLICT (source, external_id) DO NOTHING RETURNING messages.id INTO v_id;
-        WHEN 'trackers' THEN
-            INSERT INTO callhook.trackers SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.trackers,
-                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.trackers_id_seq'::regclass))) AS r
-                ON CONFLICT (source, external_id) DO NOTHING RETURNING trackers.id INTO v_id;
-        WHEN 'usage' THEN
-            INSERT INTO callhook.usage SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.usage,
-                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.usage_id_seq'::regclass))) AS r
-                ON CONFLICT (source, external_id) DO NOTHING RETURNING usage.id INTO v_id;
-        WHEN 'voicemails' THEN
-            INSERT INTO callhook.voicemails SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.voicemails,
-                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.voicemails_id_seq'::regclass))) AS r
-                ON CONFLICT (source, external_id) DO NOTHING RETURNING voicemails.id INTO v_id;
-        WHEN 'form_submissions' THEN
-            INSERT INTO callhook.form_submissions SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.form_submissions,
-                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.form_submissions_id_seq'::regclass))) AS r
-                ON CONFLICT (source, external_id) DO NOTHING RETURNING form_submissions.id INTO v_id;
-        WHEN 'transcript_segments' THEN
-            INSERT INTO callhook.transcript_segments SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.transcript_segments,
-                '{"final": false}'::jsonb || v_rec
-                || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.transcript_segments_id_seq'::regclass))) AS r
-                ON CONFLICT (source, external_id) DO NOTHING RETURNING transcript_segments.id INTO v_id;
-        WHEN 'call_events' THEN
-            INSERT INTO callhook.call_events SELECT r.* FROM pg_catalog.jsonb_populate_record(NULL::callhook.call_events,
-                v_rec || pg_catalog.jsonb_build_object('id', pg_catalog.nextval('callhook.call_events_id_seq'::regclass))) AS r
-                ON CONFLICT (source, external_id) DO NOTHING RETURNING call_events.id INTO v_id;
-        END CASE;
+        v_id := callhook._insert_row(p_table, p_source, p_vendor, p_external_id, p_data, p_is_test,
+                                     p_received_at, p_event_time, v_ft, p_cols || p_forced);
         IF v_id IS NOT NULL OR p_insert_only THEN
             RETURN v_id;
         END IF;
