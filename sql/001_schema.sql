@@ -40,6 +40,18 @@ END
 $roles$;
 
 -- ---------------------------------------------------------------------------------------------
+-- Vocabularies. Text with a fixed set of values; domains rather than table CHECK constraints because
+-- PostgreSQL checks a domain with an expression it prepared once, while a table's CHECK constraint is
+-- read and prepared again by every INSERT statement.
+
+CREATE DOMAIN callhook.delivery_outcome AS text
+    CHECK (VALUE IN ('stored', 'duplicate', 'ignored', 'rejected', 'error'));
+CREATE DOMAIN callhook.direction AS text
+    CHECK (VALUE IN ('inbound', 'outbound'));
+CREATE DOMAIN callhook.call_status AS text
+    CHECK (VALUE IN ('initiated', 'ringing', 'in_progress', 'completed', 'missed', 'voicemail', 'busy', 'failed'));
+
+-- ---------------------------------------------------------------------------------------------
 -- Raw deliveries: the source of truth.
 
 CREATE TABLE callhook.deliveries (
@@ -55,8 +67,7 @@ CREATE TABLE callhook.deliveries (
     body          bytea NOT NULL,
     body_sha256   bytea NOT NULL,
     dedup_key     text NOT NULL,
-    outcome       text NOT NULL
-                  CHECK (outcome IN ('stored', 'duplicate', 'ignored', 'rejected', 'error')),
+    outcome       callhook.delivery_outcome NOT NULL,
     error         text,
     replayed_at   timestamptz,
     UNIQUE (source, dedup_key)
@@ -80,9 +91,8 @@ CREATE TABLE callhook.calls (
     first_seen_at            timestamptz NOT NULL DEFAULT now(),
     last_event_at            timestamptz,
     field_times              jsonb NOT NULL DEFAULT '{}',
-    direction                text CHECK (direction IN ('inbound', 'outbound')),
-    status                   text CHECK (status IN ('initiated', 'ringing', 'in_progress', 'completed',
-                                                    'missed', 'voicemail', 'busy', 'failed')),
+    direction                callhook.direction,
+    status                   callhook.call_status,
     answered                 boolean,
     caller_number            text,
     caller_number_e164       text,
@@ -152,7 +162,7 @@ CREATE TABLE callhook.messages (
     first_seen_at        timestamptz NOT NULL DEFAULT now(),
     last_event_at        timestamptz,
     field_times          jsonb NOT NULL DEFAULT '{}',
-    direction            text CHECK (direction IN ('inbound', 'outbound')),
+    direction            callhook.direction,
     from_number          text,
     from_number_e164     text,
     to_number            text,
