@@ -196,6 +196,8 @@ DECLARE
     -- The event time as kept in field_times.
     v_ev       text := pg_catalog.to_char(pg_catalog.timezone('UTC', p_event_time),
                                           'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
+    v_keys     text[];
+    v_dkeys    text[];
     v_ft       jsonb;
     v_old      jsonb;
     v_set      jsonb;
@@ -207,11 +209,11 @@ DECLARE
     v_rank_old integer;
 BEGIN
     -- A new row: every given column, and every top-level key of data, stamped with this event's time.
-    v_ft := (SELECT coalesce(pg_catalog.jsonb_object_agg(c.key, v_ev), '{}'::jsonb)
-               FROM pg_catalog.jsonb_object_keys(p_cols) AS c(key))
-            || pg_catalog.jsonb_build_object('data',
-                   (SELECT coalesce(pg_catalog.jsonb_object_agg(c.key, v_ev), '{}'::jsonb)
-                      FROM pg_catalog.jsonb_object_keys(p_data) AS c(key)));
+    v_keys := ARRAY(SELECT pg_catalog.jsonb_object_keys(p_cols));
+    v_dkeys := ARRAY(SELECT pg_catalog.jsonb_object_keys(p_data));
+    v_ft := pg_catalog.jsonb_object(v_keys, pg_catalog.array_fill(v_ev, ARRAY[pg_catalog.cardinality(v_keys)]))
+            || pg_catalog.jsonb_build_object('data', pg_catalog.jsonb_object(v_dkeys,
+                   pg_catalog.array_fill(v_ev, ARRAY[pg_catalog.cardinality(v_dkeys)])));
     LOOP
         v_id := callhook._insert_row(p_table, p_source, p_vendor, p_external_id, p_data, p_is_test,
                                      p_received_at, p_event_time, v_ft, p_cols || p_forced);
@@ -261,6 +263,36 @@ BEGIN
 END
 $fn$;
 
+-- The column values of row operation p_n without the empty ones (null, "", [] and {} never erase
+-- anything); raises naming the first column p_table does not accept.
+CREATE FUNCTION callhook._checked_cols(p_cols jsonb, p_allowed text[], p_n bigint, p_table text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY INVOKER
+AS $fn$
+DECLARE
+    v_bad   text;
+    v_empty boolean;
+    v_cols  jsonb;
+BEGIN
+    SELECT min(e.key) FILTER (WHERE NOT e.key = ANY (p_allowed)),
+           bool_or(e.value IN ('null', '""', '[]', '{}'))
+      INTO v_bad, v_empty
+      FROM pg_catalog.jsonb_each(p_cols) AS e;
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION 'callhook.ingest: row %: "%" is not a column callhook.% accepts', p_n, v_bad, p_table
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT v_empty THEN
+        RETURN p_cols;
+    END IF;
+    SELECT coalesce(pg_catalog.jsonb_object_agg(e.key, e.value), '{}')
+      INTO v_cols
+      FROM pg_catalog.jsonb_each(p_cols) AS e
+     WHERE e.value NOT IN ('null', '""', '[]', '{}');
+    RETURN v_cols;
+END
+$fn$;
+
 -- Applies the row operations of one delivery (see the header of this file) and returns the
 -- notification payloads of the rows it inserted or changed, for callhook.notify() after commit.
 CREATE FUNCTION callhook._apply_rows(
@@ -282,7 +314,6 @@ DECLARE
     v_data     jsonb;
     v_cols     jsonb;
     v_allowed  text[];
-    v_bad      text;
     v_ext      text;
     v_call     text;
     v_seg      jsonb;
@@ -356,16 +387,7 @@ BEGIN
                     RAISE EXCEPTION 'callhook.ingest: row %: segment data must be a JSON object', v_n
                         USING ERRCODE = 'invalid_parameter_value';
                 END IF;
-                -- Empty values never erase anything: drop them (and name the first unknown column).
-                SELECT coalesce(pg_catalog.jsonb_object_agg(e.key, e.value)
-                                    FILTER (WHERE e.value NOT IN ('null', '""', '[]', '{}')), '{}'),
-                       min(e.key) FILTER (WHERE NOT e.key = ANY (v_allowed))
-                  INTO v_cols, v_bad
-                  FROM pg_catalog.jsonb_each(v_seg - 'data') AS e;
-                IF v_bad IS NOT NULL THEN
-                    RAISE EXCEPTION 'callhook.ingest: row %: "%" is not a column callhook.% accepts', v_n, v_bad, v_table
-                        USING ERRCODE = 'invalid_parameter_value';
-                END IF;
+                v_cols := callhook._checked_cols(v_seg - 'data', v_allowed, v_n, v_table);
                 v_seq := (v_cols->>'seq')::integer;
                 IF v_seq IS NULL THEN
                     RAISE EXCEPTION 'callhook.ingest: row %: each segment needs seq', v_n
@@ -390,16 +412,7 @@ BEGIN
             RAISE EXCEPTION 'callhook.ingest: row %: cols must be a JSON object', v_n
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        -- Empty values never erase anything: drop them (and name the first unknown column).
-        SELECT coalesce(pg_catalog.jsonb_object_agg(e.key, e.value)
-                            FILTER (WHERE e.value NOT IN ('null', '""', '[]', '{}')), '{}'),
-               min(e.key) FILTER (WHERE NOT e.key = ANY (v_allowed))
-          INTO v_cols, v_bad
-          FROM pg_catalog.jsonb_each(v_cols) AS e;
-        IF v_bad IS NOT NULL THEN
-            RAISE EXCEPTION 'callhook.ingest: row %: "%" is not a column callhook.% accepts', v_n, v_bad, v_table
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
+        v_cols := callhook._checked_cols(v_cols, v_allowed, v_n, v_table);
 
         IF v_table = 'calls' AND v_cols ? 'status'
            AND callhook._status_rank(v_cols->>'status') IS NULL THEN
@@ -554,6 +567,7 @@ COMMENT ON FUNCTION callhook.notify(text[]) IS
 
 REVOKE ALL ON FUNCTION callhook._status_rank(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook._upsert_row(text, text, text, timestamptz, text, timestamptz, boolean, jsonb, jsonb, boolean, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION callhook._checked_cols(jsonb, text[], bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook._apply_rows(bigint, text, text, text, timestamptz, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook.ingest(text, text, text, text, text, text, jsonb, bytea, text, text, text, jsonb, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook.replay_delivery(bigint, text, text, jsonb) FROM PUBLIC;
@@ -567,6 +581,7 @@ BEGIN
         GRANT EXECUTE ON FUNCTION
             callhook._status_rank(text),
             callhook._upsert_row(text, text, text, timestamptz, text, timestamptz, boolean, jsonb, jsonb, boolean, jsonb),
+            callhook._checked_cols(jsonb, text[], bigint, text),
             callhook._apply_rows(bigint, text, text, text, timestamptz, jsonb),
             callhook.ingest(text, text, text, text, text, text, jsonb, bytea, text, text, text, jsonb, timestamptz),
             callhook.replay_delivery(bigint, text, text, jsonb),
