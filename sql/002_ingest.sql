@@ -42,7 +42,7 @@ $$;
 -- than on every row.
 CREATE TABLE callhook._row_columns (
     tbl  text PRIMARY KEY,
-    cols text[] NOT NULL
+    cols jsonb NOT NULL     -- {"column": true, …}: a key lookup per column, however many there are
 );
 COMMENT ON TABLE callhook._row_columns IS
     'Internal: the columns callhook.ingest() accepts in a row operation, per normalized table.';
@@ -68,7 +68,7 @@ DECLARE
 BEGIN
     DELETE FROM callhook._row_columns;
     INSERT INTO callhook._row_columns (tbl, cols)
-    SELECT c.relname::text, array_agg(a.attname::text ORDER BY a.attnum)
+    SELECT c.relname::text, pg_catalog.jsonb_object_agg(a.attname::text, true)
       FROM pg_catalog.pg_class AS c
       JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid
      WHERE c.relnamespace = 'callhook'::regnamespace AND c.relname = ANY (c_tables)
@@ -265,7 +265,7 @@ $fn$;
 
 -- The column values of row operation p_n without the empty ones (null, "", [] and {} never erase
 -- anything); raises naming the first column p_table does not accept.
-CREATE FUNCTION callhook._checked_cols(p_cols jsonb, p_allowed text[], p_n bigint, p_table text)
+CREATE FUNCTION callhook._checked_cols(p_cols jsonb, p_allowed jsonb, p_n bigint, p_table text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY INVOKER
 AS $fn$
@@ -274,7 +274,7 @@ DECLARE
     v_empty boolean;
     v_cols  jsonb;
 BEGIN
-    SELECT min(e.key) FILTER (WHERE NOT e.key = ANY (p_allowed)),
+    SELECT min(e.key) FILTER (WHERE NOT p_allowed ? e.key),
            bool_or(e.value IN ('null', '""', '[]', '{}'))
       INTO v_bad, v_empty
       FROM pg_catalog.jsonb_each(p_cols) AS e;
@@ -313,7 +313,7 @@ DECLARE
     v_is_test  boolean;
     v_data     jsonb;
     v_cols     jsonb;
-    v_allowed  text[];
+    v_allowed  jsonb;
     v_ext      text;
     v_call     text;
     v_seg      jsonb;
@@ -567,7 +567,7 @@ COMMENT ON FUNCTION callhook.notify(text[]) IS
 
 REVOKE ALL ON FUNCTION callhook._status_rank(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook._upsert_row(text, text, text, timestamptz, text, timestamptz, boolean, jsonb, jsonb, boolean, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION callhook._checked_cols(jsonb, text[], bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION callhook._checked_cols(jsonb, jsonb, bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook._apply_rows(bigint, text, text, text, timestamptz, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook.ingest(text, text, text, text, text, text, jsonb, bytea, text, text, text, jsonb, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook.replay_delivery(bigint, text, text, jsonb) FROM PUBLIC;
@@ -581,7 +581,7 @@ BEGIN
         GRANT EXECUTE ON FUNCTION
             callhook._status_rank(text),
             callhook._upsert_row(text, text, text, timestamptz, text, timestamptz, boolean, jsonb, jsonb, boolean, jsonb),
-            callhook._checked_cols(jsonb, text[], bigint, text),
+            callhook._checked_cols(jsonb, jsonb, bigint, text),
             callhook._apply_rows(bigint, text, text, text, timestamptz, jsonb),
             callhook.ingest(text, text, text, text, text, text, jsonb, bytea, text, text, text, jsonb, timestamptz),
             callhook.replay_delivery(bigint, text, text, jsonb),
