@@ -273,6 +273,7 @@ wrk_once() {
 	mkdir -p "$ddir"
 	ID_BASE=$((ID_BASE + 1000000000))
 	if [ "$secs" -gt 0 ]; then bound=$((secs + 4)); else bound=$BENCH_RSS_MAX_SECONDS; fi
+	wal_mark
 	before=$(cpu_snapshot "${app:-x}" "$NGINX_PID" "$PG_PID")
 	BENCH_FIXTURES=$FIXTURES BENCH_MIX=$mix BENCH_ID_BASE=$ID_BASE BENCH_SECONDS=$secs \
 		BENCH_MAX=$(( max > 0 ? (max + threads - 1) / threads : 0 )) \
@@ -294,9 +295,19 @@ wrk_once() {
 	WRK_PID=
 	LAST=$(grep '^BENCH ' "$T/wrk.$name.out" | tail -n 1)
 	[ -n "$LAST" ] || return 1
+	wal_since_mark
 	# "busy app nginx postgres client steal"
 	LAST_CPU=$(awk -v a="$before" -v b="$after" 'BEGIN { split(a, x, " "); split(b, y, " ");
 		printf "%d %d %d %d %d %d\n", y[1] - x[1], y[3] - x[3], y[4] - x[4], y[5] - x[5], y[6], y[2] - x[2] }')
+}
+
+# wal_mark, then wal_since_mark: the WAL written in between, in bytes, in $LAST_WAL (read outside the CPU
+# snapshots, so that these two queries do not count as the load's).
+wal_mark() { WAL_MARK=$(sql "select pg_current_wal_lsn()" 2>/dev/null || echo); }
+wal_since_mark() {
+	LAST_WAL=
+	[ -n "$WAL_MARK" ] && LAST_WAL=$(sql "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$WAL_MARK')::bigint" 2>/dev/null)
+	return 0
 }
 
 # cpu_us_per_req TICKS REQUESTS: microseconds of CPU per request.
@@ -308,6 +319,7 @@ pgbench_run() {
 	out=$T/pgbench.$name.out
 	mapfile -d '' -t args <"$T/pgbench.vars"
 	rm -f "$T/pgb.$name".*
+	wal_mark
 	before=$(cpu_snapshot x x "$PG_PID")
 	(cd "$T" && exec /usr/bin/time -f 'CLIENT_CPU %U %S' -o "$T/pgbench.$name.time" pgbench -n -M prepared \
 		-c "$BENCH_CONNS" -j "$BENCH_THREADS" -T "$BENCH_SECONDS" -f "$script" "${args[@]}" \
@@ -316,6 +328,7 @@ pgbench_run() {
 	wait "$PGB_PID"
 	PGB_PID=
 	after=$(cpu_snapshot x x "$PG_PID")
+	wal_since_mark
 	local tps xacts failed lat client
 	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out")
 	xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
@@ -403,7 +416,7 @@ growth_fill() {
 
 # --- the run --------------------------------------------------------------------------------------------
 
-declare -A RPS P50 P99 OKS CPU_APP CPU_NGX CPU_PG CPU_CLI CPU_BUSY CPU_OTHER BODY LOST FOREIGN STEAL
+declare -A RPS P50 P99 OKS CPU_APP CPU_NGX CPU_PG CPU_CLI CPU_BUSY CPU_OTHER BODY LOST FOREIGN STEAL WALB
 REPEATED=0
 TARGETS=(nginx200 baseline callhook keepconn baseline_keep pgb_ingest pgb_merge pgb_insert)
 # shellcheck disable=SC2206
@@ -437,6 +450,7 @@ record() { # record TARGET: append $LAST/$LAST_CPU to the target's lists
 	CPU_PG[$t]+="$(cpu_us "${cpu[3]}" "$resp") "
 	CPU_CLI[$t]+="$(cpu_us "${cpu[4]}" "$resp") "
 	STEAL[$t]+="$(steal_pct) "
+	WALB[$t]+="$(awk -v w="${LAST_WAL:-0}" -v n="$resp" 'BEGIN { v = 0; if (n > 0) v = w / n; printf "%.0f", v }') "
 	other=$((cpu[0] - cpu[1] - cpu[2] - cpu[3] - cpu[4]))
 	CPU_OTHER[$t]+="$(cpu_us "$((other > 0 ? other : 0))" "$resp") "
 	# requests never answered before the load's time bound, and wrk's timeouts (keep_conn stalls)
@@ -724,6 +738,12 @@ make_report() {
 	report " flight at its deadline, which commit all the same; unanswered: requests still without an answer when the load's time bound ended, summed over rounds; foreign: the share"
 	report " of the CPU time during the load that went to other processes than the measured ones or was stolen by the hypervisor"
 	report " (of which steal: $(median_all STEAL)%, median over all loads); $REPEATED load(s) were repeated because it exceeded ${BENCH_MAX_FOREIGN}%)"
+	local walline=
+	for t in "${TARGETS[@]}" growth big; do
+		# shellcheck disable=SC2086
+		[ -n "${WALB[$t]:-}" ] && walline+="${LABEL[$t]} $(f0 "$(median ${WALB[$t]})"); "
+	done
+	report "WAL per request (bytes, each load starting just after a CHECKPOINT): ${walline%; }"
 	# shellcheck disable=SC2086
 	{
 		ch=$(median ${RPS[callhook]}); base=$(median ${RPS[baseline]}); pgi=$(median ${RPS[pgb_ingest]})
