@@ -63,6 +63,9 @@ for t in tests/integration/*.sh; do
 	component "$(basename "$t" .sh)" bash "$t"
 done
 
+# The benchmark runs end to end, shrunk to about two minutes (its figures are reported, never asserted).
+component bench bash tests/bench/smoke.sh
+
 # The release tarball builds and passes its own checks (make distcheck).
 component distcheck sh -c 'make -s distcheck >tests/out/distcheck.full.log 2>&1 && echo "ok - make distcheck" || { tail -n 30 tests/out/distcheck.full.log; echo "not ok - make distcheck"; }'
 
