@@ -64,6 +64,8 @@ DECLARE
     v_rcols  text;
     v_icols  text;
     v_ivals  text;
+    v_head   text;
+    v_cases  text;
     t        text;
 BEGIN
     DELETE FROM callhook._row_columns;
@@ -105,60 +107,39 @@ BEGIN
                p_field_times, %3$s
           FROM pg_catalog.jsonb_populate_record(NULL::callhook.%1$I, p_cols) AS r
         ON CONFLICT (source, external_id) DO NOTHING
-        RETURNING t.id INTO v_id;$f$, t, v_icols, v_ivals);
+        RETURNING t.id INTO v_result;$f$, t, v_icols, v_ivals);
         v_lock := v_lock || pg_catalog.format($f$
     WHEN %1$L THEN
-        SELECT pg_catalog.to_jsonb(t) INTO v_row FROM callhook.%1$I AS t
+        SELECT pg_catalog.to_jsonb(t) INTO v_result FROM callhook.%1$I AS t
          WHERE t.source = p_source AND t.external_id = p_external_id FOR UPDATE;$f$, t);
         v_update := v_update || pg_catalog.format($f$
     WHEN %1$L THEN
         UPDATE callhook.%1$I AS t
            SET (%2$s) = (SELECT %3$s FROM pg_catalog.jsonb_populate_record(t, p_changes) AS r)
          WHERE t.id = p_id AND t IS DISTINCT FROM pg_catalog.jsonb_populate_record(t, p_changes)
-        RETURNING t.id INTO v_id;$f$, t, v_cols, v_rcols);
+        RETURNING t.id INTO v_result;$f$, t, v_cols, v_rcols);
     END LOOP;
 
-    EXECUTE pg_catalog.format($f$
-CREATE OR REPLACE FUNCTION callhook._insert_row(
-    p_table text, p_source text, p_vendor text, p_external_id text, p_data jsonb, p_is_test boolean,
-    p_received_at timestamptz, p_event_time timestamptz, p_field_times jsonb, p_cols jsonb)
-RETURNS bigint
+    -- Each function: one static statement per table, chosen by p_table; its result is in v_result.
+    FOR v_head, v_cases IN VALUES
+        ('_insert_row(p_table text, p_source text, p_vendor text, p_external_id text, p_data jsonb,'
+         ' p_is_test boolean, p_received_at timestamptz, p_event_time timestamptz, p_field_times jsonb,'
+         ' p_cols jsonb) RETURNS bigint', v_insert),
+        ('_lock_row(p_table text, p_source text, p_external_id text) RETURNS jsonb', v_lock),
+        ('_update_row(p_table text, p_id bigint, p_changes jsonb) RETURNS bigint', v_update) LOOP
+        EXECUTE pg_catalog.format($f$
+CREATE OR REPLACE FUNCTION callhook.%s
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 AS $body$
 DECLARE
-    v_id bigint;
+    v_result %s;
 BEGIN
     CASE p_table%s
     END CASE;
-    RETURN v_id;
+    RETURN v_result;
 END
-$body$$f$, v_insert);
-    EXECUTE pg_catalog.format($f$
-CREATE OR REPLACE FUNCTION callhook._lock_row(p_table text, p_source text, p_external_id text)
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY INVOKER
-AS $body$
-DECLARE
-    v_row jsonb;
-BEGIN
-    CASE p_table%s
-    END CASE;
-    RETURN v_row;
-END
-$body$$f$, v_lock);
-    EXECUTE pg_catalog.format($f$
-CREATE OR REPLACE FUNCTION callhook._update_row(p_table text, p_id bigint, p_changes jsonb)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY INVOKER
-AS $body$
-DECLARE
-    v_id bigint;
-BEGIN
-    CASE p_table%s
-    END CASE;
-    RETURN v_id;
-END
-$body$$f$, v_update);
+$body$$f$, v_head, pg_catalog.split_part(v_head, 'RETURNS ', 2), v_cases);
+    END LOOP;
     COMMENT ON FUNCTION callhook._insert_row(text, text, text, text, jsonb, boolean, timestamptz, timestamptz, jsonb, jsonb) IS
         'Internal: inserts a normalized row unless (source, external_id) exists; returns its id, or NULL on conflict.';
     COMMENT ON FUNCTION callhook._lock_row(text, text, text) IS
