@@ -119,6 +119,13 @@ prepare(struct store *st)
 	return ok;
 }
 
+/* Whether a notices array (text, as ingest() returns it) holds nothing to send. */
+static bool
+no_notices(const char *notices)
+{
+	return notices == NULL || !strcmp(notices, "{}");
+}
+
 /* Logs a failed callhook.notify(); the rows it announces are stored all the same. */
 static void
 notify_failed(const PGresult *r)
@@ -155,9 +162,9 @@ notify_later(struct store *st, const PGresult *r)
 {
 	const char *v[1];
 
-	if (PQnfields(r) < 4 || PQgetisnull(r, 0, 3) || !strcmp(PQgetvalue(r, 0, 3), "{}"))
+	v[0] = PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3);
+	if (no_notices(v[0]))
 		return;
-	v[0] = PQgetvalue(r, 0, 3);
 	if (PQsendQueryPrepared(st->conn, "notify", 1, v, NULL, NULL, 0))
 		st->notifying = true;
 	else
@@ -171,7 +178,7 @@ store_notify(PGconn *conn, const char *notices)
 	PGresult *r;
 	bool ok;
 
-	if (notices == NULL || !strcmp(notices, "{}"))
+	if (no_notices(notices))
 		return true;
 	r = PQexecParams(conn, NOTIFY_SQL, 1, NULL, v, NULL, NULL, 0);
 	if (!(ok = PQresultStatus(r) == PGRES_TUPLES_OK))
