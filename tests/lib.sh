@@ -465,6 +465,17 @@ nginx_write_conf() {
 	EOF
 }
 
+# start_stack WORKERS: a temp dir, PostgreSQL, the default config, the schema, callhook with WORKERS workers
+# and nginx in front of it; bails out at the first that does not start.
+start_stack() {
+	setup_tmp
+	pg_start || bail_out "PostgreSQL did not start"
+	write_config
+	callhook_migrate || bail_out "migrate failed"
+	callhook_start "$1" || bail_out "callhook did not start"
+	nginx_start || bail_out "nginx did not start"
+}
+
 # nginx_start: nginx in the foreground (daemon off) in the background, on 127.0.0.1:$NGINX_PORT (a free
 # port unless NGINX_PORT is set); waits until it answers. $NGINX_PID is the master's pid.
 nginx_start() {

@@ -494,15 +494,24 @@ retry_wanted() {
 	[ "$1" -gt "$BENCH_MAX_FOREIGN" ] && [ "$2" -lt "$BENCH_RETRIES" ] && [ "$SECONDS" -lt $((BENCH_TIMEOUT / 2)) ]
 }
 
-one() { # one TARGET ROUND: measure TARGET once, again when other jobs disturbed it
-	local t=$1 round=$2 try f
+# retrying NAME COMMAND...: run COMMAND (one load) again while other jobs or the hypervisor disturbed it;
+# the share they took of the last one is in $LOAD_FOREIGN.
+retrying() {
+	local name=$1 try
+	shift
 	for try in $(seq 0 "$BENCH_RETRIES"); do
-		one_try "$t" "$round" || return 1
-		f=$(foreign_pct)
-		retry_wanted "$f" "$try" || break
-		say "  round $round  ${LABEL[$t]}: other jobs or the hypervisor took ${f}% of the CPU time (steal $(steal_pct)%): measuring again"
+		"$@" || return 1
+		LOAD_FOREIGN=$(foreign_pct)
+		retry_wanted "$LOAD_FOREIGN" "$try" || return 0
+		say "  $name: other jobs or the hypervisor took ${LOAD_FOREIGN}% of the CPU time (steal $(steal_pct)%): measuring again"
 		REPEATED=$((REPEATED + 1))
 	done
+}
+
+one() { # one TARGET ROUND: measure TARGET once, again when other jobs disturbed it
+	local t=$1 round=$2 f
+	retrying "round $round  ${LABEL[$t]}" one_try "$t" "$round" || return 1
+	f=$LOAD_FOREIGN
 	FOREIGN[$t]+="$f "
 	record "$t"
 	check_stored_of "$t"
@@ -627,6 +636,20 @@ smoke() {
 	fi
 }
 
+# big_load: one load of big bodies on empty tables.
+big_load() {
+	reset_tables
+	wrk_run big "$NGINX_PORT" "$BENCH_BIG_SECONDS" 0 "$BENCH_BIG_CONNS" \
+		"$((BENCH_BIG_CONNS < BENCH_THREADS ? BENCH_BIG_CONNS : BENCH_THREADS))" big "$CALLHOOK_PID"
+}
+
+# growth_load ROUND: one load of the mix on the grown tables; $before_rows is the deliveries it started with.
+growth_load() {
+	before_rows=$(sql "select count(*) from callhook.deliveries")
+	sql_strict "checkpoint" >/dev/null
+	wrk_run "growth.$1" "$NGINX_PORT" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID"
+}
+
 main_bench() {
 	local round t r
 	BG_LOAD=$(background_load)
@@ -668,17 +691,8 @@ main_bench() {
 	say "  rss: before $(rss_max "$RSS0") MB, after $RSS_N requests $(rss_max "$RSS1") MB ($RSS0 → $RSS1)"
 
 	# 3. Big bodies: CallScaler post-call with a BENCH_BIG_KB transcription, at lower concurrency.
-	local try f
-	for try in $(seq 0 "$BENCH_RETRIES"); do
-		reset_tables
-		wrk_run big "$NGINX_PORT" "$BENCH_BIG_SECONDS" 0 "$BENCH_BIG_CONNS" \
-			"$((BENCH_BIG_CONNS < BENCH_THREADS ? BENCH_BIG_CONNS : BENCH_THREADS))" big "$CALLHOOK_PID" || exit 1
-		f=$(foreign_pct)
-		retry_wanted "$f" "$try" || break
-		say "  big bodies: other jobs or the hypervisor took ${f}% of the CPU time: measuring again"
-		REPEATED=$((REPEATED + 1))
-	done
-	FOREIGN[big]+="$f "
+	retrying "big bodies" big_load || exit 1
+	FOREIGN[big]+="$LOAD_FOREIGN "
 	record big
 	check_stored big callhook.deliveries
 	BIG=$LAST
@@ -688,23 +702,15 @@ main_bench() {
 
 	# 4. Growth: BENCH_GROWTH_ROWS existing calls and deliveries, then callhook again.
 	reset_tables
-	local t0=$SECONDS before_rows
+	local t0=$SECONDS
 	say "  growth: inserting $BENCH_GROWTH_ROWS calls and deliveries in SQL…"
 	growth_fill "$BENCH_GROWTH_ROWS" >/dev/null || { say "bench: growth fill failed"; exit 1; }
 	GROWTH_FILL_S=$((SECONDS - t0))
 	GROWTH_SIZE=$(sql "select pg_size_pretty(pg_total_relation_size('callhook.calls')) || ' calls, ' ||
 		pg_size_pretty(pg_total_relation_size('callhook.deliveries')) || ' deliveries'")
 	for r in $(seq 1 "$BENCH_GROWTH_ROUNDS"); do
-		for try in $(seq 0 "$BENCH_RETRIES"); do
-			before_rows=$(sql "select count(*) from callhook.deliveries")
-			sql_strict "checkpoint" >/dev/null
-			wrk_run "growth.$r" "$NGINX_PORT" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" || exit 1
-			f=$(foreign_pct)
-			retry_wanted "$f" "$try" || break
-			say "  growth round $r: other jobs or the hypervisor took ${f}% of the CPU time: measuring again"
-			REPEATED=$((REPEATED + 1))
-		done
-		FOREIGN[growth]+="$f "
+		retrying "growth round $r" growth_load "$r" || exit 1
+		FOREIGN[growth]+="$LOAD_FOREIGN "
 		record growth
 		check_stored growth callhook.deliveries "$before_rows"
 		say "  growth round $r: $(kv rps "$LAST") req/s, p99 $(kv p99_ms "$LAST") ms, postgres $(awk '{ print $NF }' <<<"${CPU_PG[growth]}") µs/req"

@@ -5,12 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 N=${FAULT_REQUESTS:-5000}
 
-setup_tmp
-pg_start || bail_out "PostgreSQL did not start"
-write_config
-callhook_migrate || bail_out "migrate failed"
-callhook_start 2 || bail_out "callhook did not start"
-nginx_start || bail_out "nginx did not start"
+start_stack 2
 
 # load_run NAME: N requests in the background; their results in $T/NAME.tsv.
 load_run() {

@@ -4,12 +4,7 @@
 # one log line per request, without payload or secret.
 . "$(dirname "$0")/../lib.sh"
 
-setup_tmp
-pg_start || bail_out "PostgreSQL did not start"
-write_config
-callhook_migrate || bail_out "migrate failed"
-callhook_start 2 || bail_out "callhook did not start"
-nginx_start || bail_out "nginx did not start"
+start_stack 2
 
 send() { # N PREFIX: N distinct Call Tracker calls
 	local i

@@ -4,12 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 F=$REPO/tests/fixtures/calltracker
 
-setup_tmp
-pg_start || bail_out "PostgreSQL did not start"
-write_config
-callhook_migrate || bail_out "migrate failed"
-callhook_start 2 || bail_out "callhook did not start"
-nginx_start || bail_out "nginx did not start"
+start_stack 2
 
 for c in call_received call_finished message_received tracker_created usage_created voicemail_received call_missed; do
 	post POST "/hooks/ct?token=$TOKEN" -H 'Content-Type: application/json' --data-binary "@$F/$c.body"
