@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Nothing lost: bounded loads through nginx while PostgreSQL is stopped and restarted, while workers are
 # killed with SIGKILL, and with the database down and the spool read-only. Every request answered 200 must
-# have its delivery and rows afterwards, none twice. Prints the figures as TAP comments.
+# have its delivery and rows afterwards, none twice; every request must be answered 200 (nginx resends a
+# request whose worker died to another worker, so a kill costs no 502). Prints the figures as TAP comments.
 . "$(dirname "$0")/../lib.sh"
 N=${FAULT_REQUESTS:-5000}
 
@@ -23,13 +24,19 @@ under_way() {
 
 spool_empty() { [ -z "$(ls -A "$T/spool" 2>/dev/null | grep '\.req$')" ]; }
 
-# verify NAME: every acknowledged request has its delivery and its row; print the figures.
+# statuses TSV: the HTTP statuses answered in TSV and how many times each, e.g. "200=4995 502=5" (0: none).
+statuses() {
+	awk -F'\t' '{ n[$4]++ } END { for (s in n) printf "%s=%d\n", s, n[s] }' "$1" | sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+# verify NAME: every request was answered 200, every acknowledged request has its delivery and its row,
+# every body posted is stored exactly once; print the figures.
 verify() {
 	local name=$1 tsv=$T/$1.tsv
 	sql "create table if not exists public.acked (sha text, tbl text, ext text, status int, answer text)" >/dev/null
 	sql "truncate public.acked" >/dev/null
 	as_user cat "$tsv" | _psql callhook -c "copy public.acked from stdin" >/dev/null
-	local total acked spooled dups missing_d missing_r twice stored
+	local total acked spooled dups missing_d missing_r twice stored not_once
 	total=$(sql "select count(*) from public.acked")
 	acked=$(sql "select count(*) from public.acked where status = 200")
 	spooled=$(sql "select count(*) from public.acked where answer = 'spooled'")
@@ -42,8 +49,14 @@ verify() {
 		union all select 1 from callhook.voicemails v where a.tbl = 'voicemails' and v.source = 'ct' and v.external_id = a.ext)")
 	twice=$(sql "select count(*) - count(distinct (source, body_sha256)) from callhook.deliveries")
 	stored=$(sql "select count(*) from callhook.deliveries where outcome = 'stored'")
+	not_once=$(sql "select count(*) from (select distinct sha from public.acked) a where (select count(*)
+		from callhook.deliveries d where d.source = 'ct' and encode(d.body_sha256, 'hex') = a.sha) <> 1")
 	diag "$name: requests $total, acknowledged $acked (spooled $spooled, duplicate $dups), other answers $((total - acked)), deliveries stored $stored"
+	diag "$name: answers by HTTP status (0: no answer): $(statuses "$tsv")"
 	is "$total" "$N" "$name: every request was answered or failed visibly"
+	is "$(awk -F'\t' '$4 == 502' "$tsv" | wc -l | tr -d ' ')" 0 "$name: no request was answered 502"
+	is "$((total - acked))" 0 "$name: every request was answered 200"
+	is "$not_once" 0 "$name: every body posted is stored exactly once"
 	is "$missing_d" 0 "$name: every request answered 200 has its delivery"
 	is "$missing_r" 0 "$name: every request answered 200 has its row"
 	is "$twice" 0 "$name: no delivery is stored twice"
@@ -98,9 +111,13 @@ pg_stop
 chmod 0555 "$T/spool"
 [ "$IS_ROOT" = 1 ] && chown root:root "$T/spool"
 N=200
+log_from=$(($(wc -l <"$T/callhook.log") + 1))
 load_run readonly
 wait "$LOAD_PID"
 is "$(awk -F'\t' '$4 != 503' "$T/readonly.tsv" | wc -l | tr -d ' ')" 0 "readonly: every answer is 503 with the database down and the spool unwritable"
+# callhook logs each request it answers: one 503 each, so nginx resent none of them to another worker
+is "$(tail -n "+$log_from" "$T/callhook.log" | grep -c 'status=503')" "$N" \
+	"readonly: nginx does not resend a request callhook answered 503 ($N requests, $N answers logged)"
 own "$T/spool"
 chmod 0700 "$T/spool"
 pg_start || bail_out "PostgreSQL did not restart"

@@ -67,7 +67,7 @@ ok "pid_alive $CALLHOOK_PID" "serve is still running"
 callhook_stop
 sed -i '/^bogus_key = 1$/d' "$T/callhook.conf"
 callhook_start 1 || bail_out "callhook did not start"
-sed -i 's|server unix:\(.*\)callhook.sock;|server unix:\1callhook.sock; keepalive 2;|; s|include \(.*\)/deploy/nginx/callhook.conf;|include \1/deploy/nginx/callhook.conf; fastcgi_keep_conn on;|' "$T/nginx/nginx.conf"
+sed -i 's|^\( *upstream callhook {\)$|\1 keepalive 2;|; s|include \(.*\)/deploy/nginx/callhook.conf;|include \1/deploy/nginx/callhook.conf; fastcgi_keep_conn on;|' "$T/nginx/nginx.conf"
 kill -HUP "$NGINX_PID"
 sleep 1
 codes=
