@@ -26,6 +26,7 @@
 
 #define MAX_WORKERS 256
 #define STOP_GRACE_S 30
+#define DRAIN_BUDGET_MS 500     /* the longest the parent drains before it looks at its workers */
 
 static volatile sig_atomic_t got_term, got_hup;
 static struct metrics *metrics;         /* shared by all workers */
@@ -357,17 +358,24 @@ reload(struct pool *p)
 	log_msg(LOG_INFO, "configuration reloaded: restarting workers");
 }
 
-static void
+/*
+ * Replays the spool for at most DRAIN_BUDGET_MS, so that the parent keeps
+ * reaping workers and answering signals. True when files are left that the
+ * next call can take at once (the budget ran out, nothing failed).
+ */
+static bool
 drain_spool(struct pool *p, struct store **st)
 {
-	int n;
+	struct spool_drained d;
 
 	if (spool_depth(p->cfg->spool_dir) <= 0)
-		return;
+		return false;
 	if (*st == NULL && (*st = store_new(p->cfg->conninfo)) == NULL)
-		return;
-	if ((n = spool_drain(p->cfg, *st)) > 0)
-		log_msg(LOG_INFO, "replayed %d spooled requests", n);
+		return false;
+	spool_drain(p->cfg, *st, DRAIN_BUDGET_MS, &d);
+	if (d.replayed > 0)
+		log_msg(LOG_INFO, "replayed %d spooled requests", d.replayed);
+	return d.more;
 }
 
 static int
@@ -376,6 +384,7 @@ run_pool(struct pool *p)
 	struct store *st = NULL;
 	sigset_t mask, old;
 	int i, sig;
+	bool more;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -386,8 +395,8 @@ run_pool(struct pool *p)
 	for (i = 0; i < p->n; i++)
 		spawn(p, i);
 	while (!got_term) {
-		drain_spool(p, &st);
-		if ((sig = sigtimedwait(&mask, NULL, &(struct timespec){ .tv_sec = 1 })) > 0)
+		more = drain_spool(p, &st);
+		if ((sig = sigtimedwait(&mask, NULL, &(struct timespec){ .tv_sec = more ? 0 : 1 })) > 0)
 			on_signal(sig);
 		reap(p, !got_term);
 		if (got_hup) {

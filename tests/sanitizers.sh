@@ -34,7 +34,7 @@ run() {
 	[ "$rc" = 0 ] || tap "not ok" "asan: $name exited with status $rc"
 }
 run unit "$dir/src/test-unit"
-for t in golden http routing permutations faults hostile secrets privilege; do
+for t in golden http spool routing permutations faults hostile secrets privilege; do
 	[ -f "tests/integration/$t.sh" ] && run "$t" bash "tests/integration/$t.sh"
 done
 reports=$(ls "$dir/logs" | wc -l)

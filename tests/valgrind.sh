@@ -13,7 +13,7 @@ command -v valgrind >/dev/null || { tap "not ok" "valgrind is installed"; exit 1
 
 export CALLHOOK_WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$dir/vg.%p.log"
 export CALLHOOK_TEST_WAIT=30
-for t in "golden.sh calltracker callscaler" http.sh; do
+for t in "golden.sh calltracker callscaler" http.sh spool.sh; do
 	# shellcheck disable=SC2086
 	bash tests/integration/$t 2>&1 | sed -E "s/^(not ok|ok) [0-9]+ - /\1 - valgrind: ${t%% *}: /" |
 		grep -E '^(not )?ok' | grep -v 'within the bound'

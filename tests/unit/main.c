@@ -15,6 +15,7 @@ void test_salpre(void);
 void test_callscaler(void);
 void test_fonedynamics(void);
 void test_docs(void);
+void test_spool(void);
 
 int
 main(void)
@@ -29,6 +30,7 @@ main(void)
 	test_callscaler();
 	test_fonedynamics();
 	test_docs();
+	test_spool();
 	printf("1..%d\n", tap_count);
 	printf("# unit: %d passed, %d failed\n", tap_count - tap_failed, tap_failed);
 	return tap_failed ? 1 : 0;
