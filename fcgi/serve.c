@@ -208,7 +208,7 @@ handle(FCGX_Request *fr, const struct config *cfg, struct store *st)
 static void
 worker(int listen_fd, const struct config *cfg)
 {
-	struct store *st = store_new(cfg->conninfo);
+	struct store *st = store_new(cfg);
 	struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
 	FCGX_Request fr;
 	sigset_t open_mask;
@@ -364,7 +364,7 @@ drain_spool(struct pool *p, struct store **st)
 
 	if (spool_depth(p->cfg->spool_dir) <= 0)
 		return;
-	if (*st == NULL && (*st = store_new(p->cfg->conninfo)) == NULL)
+	if (*st == NULL && (*st = store_new(p->cfg)) == NULL)
 		return;
 	if ((n = spool_drain(p->cfg, *st)) > 0)
 		log_msg(LOG_INFO, "replayed %d spooled requests", n);
