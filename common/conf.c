@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,15 @@ const struct option_doc config_options[] = {
 	  "connection used by migrate only, typically the schema owner (default: conninfo)" },
 	{ "database", "report_conninfo", NULL,
 	  "connection used by report and tail, a role granted callhook_reader (default: conninfo)" },
+	{ "database", "connect_timeout", "3",
+	  "seconds serve waits for a connection to open (2 to 60); past it the request is spooled" },
+	{ "database", "lock_timeout", "1000",
+	  "milliseconds a statement of serve waits for a table or row lock (10 to 60000)" },
+	{ "database", "statement_timeout", "5000",
+	  "milliseconds a statement of serve may run (100 to 600000)" },
+	{ "database", "delivery_budget_ms", "3000",
+	  "milliseconds one delivery may spend on the database, retries included (100 to 60000); "
+	  "past it the delivery is spooled" },
 	{ "server", "max_body", "1M", "largest accepted request body; larger ones get 413 (suffix k, M)" },
 	{ "server", "spool_dir", "/var/spool/callhook",
 	  "where requests wait while PostgreSQL is unreachable" },
@@ -208,9 +218,38 @@ server_key(struct parse *p, const char *name, const char *v)
 	return true;
 }
 
+/* Reads a whole decimal number from lo to hi into *out, or records a problem naming the key. */
+static void
+int_option(struct parse *p, const char *name, const char *v, long lo, long hi, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
+		problem(p->cfg, p->line, "%s: expected %ld to %ld", name, lo, hi);
+	else
+		*out = (int)n;
+}
+
 static bool
 database_key(struct parse *p, const char *name, const char *v)
 {
+	static const struct { const char *name; long lo, hi; size_t off; } bounds[] = {
+		{ "connect_timeout", 2, 60, offsetof(struct config, connect_timeout_s) },
+		{ "lock_timeout", 10, 60000, offsetof(struct config, lock_timeout_ms) },
+		{ "statement_timeout", 100, 600000, offsetof(struct config, statement_timeout_ms) },
+		{ "delivery_budget_ms", 100, 60000, offsetof(struct config, delivery_budget_ms) },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++)
+		if (!strcmp(name, bounds[i].name)) {
+			int_option(p, name, v, bounds[i].lo, bounds[i].hi,
+			    (int *)((char *)p->cfg + bounds[i].off));
+			return true;
+		}
 	if (!strcmp(name, "conninfo"))
 		return set_str(&p->cfg->conninfo, v);
 	if (!strcmp(name, "migrate_conninfo"))
@@ -356,6 +395,10 @@ set_defaults(struct config *cfg)
 {
 	cfg->max_body = 1024 * 1024;
 	cfg->route_timeout_ms = 2000;
+	cfg->connect_timeout_s = 3;
+	cfg->lock_timeout_ms = 1000;
+	cfg->statement_timeout_ms = 5000;
+	cfg->delivery_budget_ms = 3000;
 	return set_str(&cfg->conninfo, "postgresql:///callhook") &&
 	    set_str(&cfg->spool_dir, "/var/spool/callhook");
 }

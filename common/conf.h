@@ -27,6 +27,10 @@ struct config {
 	char *conninfo;
 	char *migrate_conninfo;  /* NULL: use conninfo */
 	char *report_conninfo;   /* NULL: use conninfo */
+	int connect_timeout_s;   /* serve's bounds on the database, see config_options[] */
+	int lock_timeout_ms;
+	int statement_timeout_ms;
+	int delivery_budget_ms;
 	size_t max_body;
 	char *spool_dir;
 	int route_timeout_ms;    /* bound on callhook.route_call() */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "migrate.h"
 
 /* 0x63616c6c = "call": the advisory lock every migrate takes. */
@@ -20,14 +21,13 @@ quiet_notice(void *arg, const char *message)
 static PGconn *
 connect_db(const char *conninfo)
 {
-	const char *keys[] = { "connect_timeout", "dbname", "fallback_application_name", NULL };
-	const char *vals[] = { "10", conninfo, "callhook-migrate", NULL };
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	const struct db_params p = { .conninfo = conninfo, .app = "callhook-migrate",
+	    .connect_timeout_s = 10 };
+	char why[512];
+	PGconn *conn = db_connect(&p, why, sizeof(why));
 
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "callhook: could not connect to the database: %s",
-		    PQerrorMessage(conn));
-		PQfinish(conn);
+	if (conn == NULL) {
+		fprintf(stderr, "callhook: could not connect to the database: %s", why);
 		return NULL;
 	}
 	PQsetNoticeProcessor(conn, quiet_notice, NULL);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "replay.h"
 #include "request.h"
 
@@ -223,12 +224,11 @@ replay_batch(PGconn *conn, const struct config *cfg, const struct filters *f, ch
 int
 replay_main(const struct config *cfg, int argc, char **argv)
 {
-	const char *keys[] = { "dbname", "fallback_application_name", NULL };
-	const char *vals[] = { cfg->conninfo, "callhook-replay", NULL };
+	const struct db_params p = { .conninfo = cfg->conninfo, .app = "callhook-replay" };
 	struct filters f;
 	struct tally t = { 0 };
 	struct timespec t0, t1;
-	char last[24] = "0";
+	char last[24] = "0", why[512];
 	PGconn *conn;
 	bool ok = true;
 	int n = 1;
@@ -236,10 +236,8 @@ replay_main(const struct config *cfg, int argc, char **argv)
 	memset(&f, 0, sizeof(f));
 	if (parse_args(argc, argv, &f) != 0)
 		return 2;
-	conn = PQconnectdbParams(keys, vals, 1);
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "callhook: could not connect to the database: %s", PQerrorMessage(conn));
-		PQfinish(conn);
+	if ((conn = db_connect(&p, why, sizeof(why))) == NULL) {
+		fprintf(stderr, "callhook: could not connect to the database: %s", why);
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);

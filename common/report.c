@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "conf.h"
+#include "db.h"
 #include "report.h"
 
 enum format { FMT_TEXT, FMT_CSV, FMT_HTML };
@@ -247,33 +248,29 @@ exec_command(PGconn *conn, const char *sql, const char *what)
 	return ok;
 }
 
+/* The report session: times in UTC and ISO styles, whatever the server's defaults. */
+static const char *const report_settings[] = { "TimeZone", "UTC", "DateStyle", "ISO",
+	"IntervalStyle", "postgres", NULL };
+
 struct pg_conn *
 report_connect(const char *conninfo, const char *app_name)
 {
-	/* client_encoding after dbname: the output is UTF-8 whatever the conninfo says */
-	const char *keys[] = { "connect_timeout", "fallback_application_name", "dbname", "client_encoding",
-		NULL };
-	const char *vals[] = { "10", app_name, conninfo, "UTF8", NULL };
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
-	PGresult *r;
+	/* client_encoding: the output is UTF-8 whatever the conninfo says */
+	const struct db_params p = { .conninfo = conninfo, .app = app_name, .connect_timeout_s = 10,
+	    .client_encoding = "UTF8", .settings = report_settings };
+	char why[512];
+	PGconn *conn = db_connect(&p, why, sizeof(why));
 
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "callhook: could not connect to the database: %s", PQerrorMessage(conn));
-		PQfinish(conn);
-		return NULL;
-	}
-	r = PQexecParams(conn, "SELECT pg_catalog.set_config('search_path', 'callhook, pg_catalog', false),"
-	    " pg_catalog.set_config('TimeZone', 'UTC', false),"
-	    " pg_catalog.set_config('DateStyle', 'ISO', false),"
-	    " pg_catalog.set_config('IntervalStyle', 'postgres', false)", 0, NULL, NULL, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "callhook: setting up the database session failed: %s", PQerrorMessage(conn));
-		PQclear(r);
-		PQfinish(conn);
-		return NULL;
-	}
-	PQclear(r);
+	if (conn == NULL)
+		fprintf(stderr, "callhook: could not connect to the database: %s", why);
 	return conn;
+}
+
+bool
+report_reset(struct pg_conn *conn)
+{
+	PQreset(conn);
+	return PQstatus(conn) == CONNECTION_OK && db_session(conn, report_settings);
 }
 
 /* Runs `sql` with the filter parameters; NULL (after saying why on stderr) on failure. */

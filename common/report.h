@@ -2,6 +2,8 @@
 #ifndef CALLHOOK_REPORT_H
 #define CALLHOOK_REPORT_H
 
+#include <stdbool.h>
+
 struct config;
 struct pg_conn;
 
@@ -21,5 +23,8 @@ int report_main(const struct config *cfg, int argc, char **argv);
  * PQfinish()), or NULL after saying why on stderr. Shared by report and tail.
  */
 struct pg_conn *report_connect(const char *conninfo, const char *app_name);
+
+/* Reopens a connection made by report_connect() (PQreset()) and sets its session up again. */
+bool report_reset(struct pg_conn *conn);
 
 #endif

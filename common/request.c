@@ -624,13 +624,18 @@ decode_raw(const struct source *src, const struct raw_delivery *raw, int kind, s
 	return err;
 }
 
+/*
+ * Asks callhook.route_call() with what is left, `left_ms`, of the hit's
+ * route_timeout_ms (its ingest spent the rest); {} when it fails, times out or
+ * no time is left.
+ */
 static enum ch_err
-route_reply(const struct config *cfg, struct store *st, struct decoded *d, char **reply)
+route_reply(struct store *st, struct decoded *d, long long left_ms, char **reply)
 {
 	const char *const args[4] = { d->route_args[0], d->route_args[1], d->route_args[2],
 	    d->route_args[3] };
 
-	if (store_route(st, args, cfg->route_timeout_ms, reply) != CH_OK || *reply == NULL) {
+	if (left_ms < 10 || store_route(st, args, (int)left_ms, reply) != CH_OK || *reply == NULL) {
 		log_msg(LOG_WARNING, "routing function failed or timed out: answering {}");
 		free(*reply);
 		*reply = strdup("{}");
@@ -638,7 +643,11 @@ route_reply(const struct config *cfg, struct store *st, struct decoded *d, char 
 	return CH_OK;
 }
 
-/* The rows could not be stored: keep the raw delivery with outcome "error" for replay. */
+/*
+ * PostgreSQL refused a value of the rows (SQLSTATE class 22 or 23): keep the
+ * raw delivery with outcome "error" and that SQLSTATE, for replay or a resend
+ * (which applies it again).
+ */
 static enum ch_err
 keep_as_error(struct store *st, struct ingest *in, struct ingest_result *res, char *error,
     size_t errlen)
@@ -704,12 +713,16 @@ ingest_raw(const struct config *cfg, struct store *st, const struct raw_delivery
 		    JSON_OUT) : NULL,
 		.received_at = when,
 	};
+	if (derr == CH_OK && d.route && reply != NULL)
+		in.budget_ms = cfg->route_timeout_ms;   /* the caller is on the line */
 	if (key == NULL)
 		err = CH_ERR_NOMEM;
 	else if ((err = store_ingest(st, &in, res)) == CH_ERR_DB)
 		err = keep_as_error(st, &in, res, error, errlen);
-	if (err == CH_OK && derr == CH_OK && d.route)
-		err = route_reply(cfg, st, &d, reply);
+	if (err == CH_OK && derr == CH_OK && d.route && reply != NULL)
+		err = route_reply(st, &d, cfg->route_timeout_ms - res->spent_ms, reply);
+	else if (err == CH_ERR_DB_DOWN && derr == CH_OK && d.route && reply != NULL)
+		*reply = strdup("{}");  /* spooled: the call flow goes on */
 	else if (err == CH_OK && d.reply != NULL && reply != NULL)
 		*reply = strdup(json_object_to_json_string_ext(d.reply, JSON_OUT));
 	if (derr == CH_ERR_BAD_BODY && err == CH_OK)

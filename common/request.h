@@ -72,13 +72,17 @@ enum ch_err request_auth(struct request *req) MUSTCHECK;
 
 /*
  * Decodes and stores an authenticated request read by the front, spooling it
- * when the database is down. Sets req->outcome, req->delivery_id, req->err.
+ * when the database is down or does not answer within the delivery's budget
+ * (a CallScaler in-call hit then answers {}). Sets req->outcome,
+ * req->delivery_id, req->err.
  */
 void request_process(struct request *req, struct store *st);
 
 /*
  * Decodes and stores `raw` (live, spooled or replayed); the core of
- * request_process(). CH_ERR_DB_DOWN means nothing was stored.
+ * request_process(). CH_ERR_DB_DOWN means nothing was stored: spool it. With
+ * reply NULL (the spool) an in-call hit asks for no routing decision; else an
+ * in-call hit's storing and routing share route_timeout_ms.
  */
 enum ch_err ingest_raw(const struct config *cfg, struct store *st, const struct raw_delivery *raw,
     struct ingest_result *res, char *error, size_t errlen, char **reply, char **event) MUSTCHECK;

@@ -414,11 +414,10 @@ replay_raw(const struct config *cfg, struct store *st, const struct raw_delivery
     size_t whylen)
 {
 	struct ingest_result res;
-	char *reply = NULL;     /* a CallScaler in-call hit's routing answer: nobody waits for it now */
 	enum ch_err err;
 
-	err = ingest_raw(cfg, st, raw, &res, why, whylen, &reply, NULL);
-	free(reply);
+	/* no reply: nobody waits for a CallScaler in-call hit's routing answer now */
+	err = ingest_raw(cfg, st, raw, &res, why, whylen, NULL, NULL);
 	if (err == CH_ERR_BAD_BODY || err == CH_ERR_DB)
 		return CH_OK;
 	if (err == CH_ERR_NOT_FOUND || err == CH_ERR_MEDIA_TYPE)

@@ -3,10 +3,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <libpq-fe.h>
 
+#include "conf.h"
+#include "db.h"
 #include "log.h"
 #include "store.h"
+
+#define MAX_ATTEMPTS 5          /* of one delivery, within its budget */
+#define BACKOFF_MS 25           /* before the second attempt; doubled before each next one */
+#define SLACK_MS 50             /* statement_timeout is set again only when off by more than this */
 
 #define INGEST_SQL \
 	"SELECT delivery_id, outcome, prior_outcome, notices FROM callhook.ingest($1, $2, $3, $4, $5, $6, " \
@@ -15,7 +22,9 @@
 
 struct store {
 	char *conninfo;
+	int connect_timeout_s, lock_timeout_ms, statement_timeout_ms, budget_ms;
 	PGconn *conn;
+	int timeout_ms;         /* the session's statement_timeout now */
 	bool prepared;
 	bool notifying;         /* a callhook.notify() sent, its result not read yet */
 	unsigned long reconnects;
@@ -24,13 +33,19 @@ struct store {
 };
 
 struct store *
-store_new(const char *conninfo)
+store_new(const struct config *cfg)
 {
 	struct store *st = calloc(1, sizeof(*st));
 
-	if (st != NULL && (st->conninfo = strdup(conninfo)) == NULL) {
+	if (st != NULL && (st->conninfo = strdup(cfg->conninfo)) == NULL) {
 		free(st);
 		return NULL;
+	}
+	if (st != NULL) {
+		st->connect_timeout_s = cfg->connect_timeout_s;
+		st->lock_timeout_ms = cfg->lock_timeout_ms;
+		st->statement_timeout_ms = cfg->statement_timeout_ms;
+		st->budget_ms = cfg->delivery_budget_ms;
 	}
 	return st;
 }
@@ -57,29 +72,23 @@ store_reconnects(const struct store *st)
 	return st->reconnects;
 }
 
-/* Opens a connection as pgbench's doConnect does: params, status checked, path pinned. */
+/*
+ * Opens serve's connection, its lock and statement waits bounded for the whole
+ * session: statement_timeout, or the delivery budget when that is shorter.
+ */
 static PGconn *
-open_conn(const char *conninfo)
+open_conn(struct store *st)
 {
-	const char *keys[] = { "connect_timeout", "dbname", "fallback_application_name", NULL };
-	const char *vals[] = { "5", conninfo, "callhook", NULL };
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
-	PGresult *r;
+	char lock[16], statement[16];
+	const char *const settings[] = { "lock_timeout", lock, "statement_timeout", statement, NULL };
+	const struct db_params p = { .conninfo = st->conninfo, .app = "callhook",
+	    .connect_timeout_s = st->connect_timeout_s, .settings = settings };
 
-	if (conn == NULL)
-		return NULL;
-	if (PQstatus(conn) != CONNECTION_OK) {
-		PQfinish(conn);
-		return NULL;
-	}
-	r = PQexec(conn, "SET search_path TO callhook, pg_catalog");
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		PQclear(r);
-		PQfinish(conn);
-		return NULL;
-	}
-	PQclear(r);
-	return conn;
+	st->timeout_ms = st->statement_timeout_ms < st->budget_ms ? st->statement_timeout_ms :
+	    st->budget_ms;
+	snprintf(lock, sizeof(lock), "%d", st->lock_timeout_ms);
+	snprintf(statement, sizeof(statement), "%d", st->timeout_ms);
+	return db_connect(&p, NULL, 0);
 }
 
 /* Warns once when serve connects with more rights than it needs (DESIGN.md: the writer role). */
@@ -196,7 +205,7 @@ store_connect(struct store *st)
 		return CH_OK;
 	PQfinish(st->conn);
 	st->prepared = false;
-	if ((st->conn = open_conn(st->conninfo)) == NULL)
+	if ((st->conn = open_conn(st)) == NULL)
 		return CH_ERR_DB_DOWN;
 	if (st->was_connected)
 		st->reconnects++;
@@ -230,24 +239,6 @@ store_ping(struct store *st)
 		st->prepared = false;   /* a stale connection: reconnect once */
 	}
 	return CH_ERR_DB_DOWN;
-}
-
-/* Classifies a failed result: retry, down (reconnect or spool), or a real error. */
-enum failure { F_RETRY, F_DOWN, F_ERROR };
-
-static enum failure
-classify(struct store *st, const PGresult *r)
-{
-	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-
-	if (PQstatus(st->conn) != CONNECTION_OK || state == NULL)
-		return F_DOWN;
-	if (!strcmp(state, "40001") || !strcmp(state, "40P01"))
-		return F_RETRY;
-	if (!strncmp(state, "08", 2) || !strcmp(state, "57P01") || !strcmp(state, "57P02") ||
-	    !strcmp(state, "57P03") || !strcmp(state, "53300"))
-		return F_DOWN;
-	return F_ERROR;
 }
 
 static enum outcome
@@ -284,41 +275,119 @@ exec_ingest(struct store *st, const struct ingest *in)
 	return PQexecPrepared(st->conn, "ingest", 13, v, len, fmt, 0);
 }
 
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Sets the session's statement_timeout to ms unless it is within SLACK_MS of
+ * that already (so a delivery with its whole budget ahead costs no extra round
+ * trip); false when that failed.
+ */
+static bool
+set_timeout(struct store *st, int ms)
+{
+	char v[16];
+	const char *const settings[] = { "statement_timeout", v, NULL };
+
+	if (ms >= st->timeout_ms - SLACK_MS && ms <= st->timeout_ms + SLACK_MS)
+		return true;
+	snprintf(v, sizeof(v), "%d", ms);
+	if (!db_session(st->conn, settings))
+		return false;
+	st->timeout_ms = ms;
+	return true;
+}
+
+/*
+ * Waits before attempt number `attempt` (1, 2, …): BACKOFF_MS doubled each
+ * time, half of it random so that colliding workers part. False, without
+ * waiting, when the wait would reach the deadline.
+ */
+static bool
+back_off(int attempt, long long deadline)
+{
+	long ms = (long)BACKOFF_MS << (attempt - 1);
+	struct timespec ts;
+
+	ms = ms / 2 + random() % (ms / 2 + 1);
+	if (now_ms() + ms >= deadline)
+		return false;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+	return true;
+}
+
+/*
+ * One run of callhook.ingest(), its statement cut off after `left` ms at the
+ * latest. True when stored; otherwise *f says what the failure calls for and
+ * st->sqlstate holds its SQLSTATE.
+ */
+static bool
+attempt_ingest(struct store *st, const struct ingest *in, struct ingest_result *res, long long left,
+    enum db_failure *f)
+{
+	PGresult *r;
+	const char *state;
+
+	if (!set_timeout(st, left < st->statement_timeout_ms ? (int)left : st->statement_timeout_ms)) {
+		snprintf(st->sqlstate, sizeof(st->sqlstate), "08000");
+		st->prepared = false;
+		*f = DB_DOWN;
+		return false;
+	}
+	r = exec_ingest(st, in);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		read_result(r, res);
+		notify_later(st, r);
+		PQclear(r);
+		return true;
+	}
+	*f = db_classify(st->conn, r);
+	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	snprintf(st->sqlstate, sizeof(st->sqlstate), "%s", state != NULL ? state : "08000");
+	if (*f == DB_DOWN)
+		st->prepared = false;   /* reconnect before the next attempt */
+	PQclear(r);
+	return false;
+}
+
 enum ch_err
 store_ingest(struct store *st, const struct ingest *in, struct ingest_result *res)
 {
-	PGresult *r;
-	enum ch_err err = CH_ERR_DB;
-	int attempt;
+	long long start = now_ms(), left;
+	long long deadline = start + (in->budget_ms > 0 ? in->budget_ms : st->budget_ms);
+	enum db_failure f = DB_DOWN;
+	int tries;
 
-	for (attempt = 0; attempt < 4; attempt++) {
-		if ((err = store_connect(st)) != CH_OK)
-			return err;
-		r = exec_ingest(st, in);
-		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-			read_result(r, res);
-			notify_later(st, r);
-			PQclear(r);
+	st->sqlstate[0] = '\0';
+	for (tries = 0; tries < MAX_ATTEMPTS; ) {
+		if (tries > 0 && !back_off(tries, deadline))
+			break;
+		if ((left = deadline - now_ms()) <= 0 || store_connect(st) != CH_OK)
+			break;
+		tries++;
+		if (attempt_ingest(st, in, res, left, &f)) {
+			res->spent_ms = now_ms() - start;
 			return CH_OK;
 		}
-		switch (classify(st, r)) {
-		case F_RETRY:
-			err = CH_ERR_DB;
+		if (f == DB_ERROR)
 			break;
-		case F_DOWN:
-			st->prepared = false;
-			err = CH_ERR_DB_DOWN;
-			break;
-		case F_ERROR:
-			snprintf(st->sqlstate, sizeof(st->sqlstate), "%s",
-			    PQresultErrorField(r, PG_DIAG_SQLSTATE));
-			log_msg(LOG_ERROR, "could not store delivery: SQLSTATE %s", st->sqlstate);
-			PQclear(r);
-			return CH_ERR_DB;
-		}
-		PQclear(r);
 	}
-	return err;
+	if (f == DB_ERROR && db_data_error(st->sqlstate)) {
+		log_msg(LOG_ERROR, "could not store delivery: SQLSTATE %s", st->sqlstate);
+		return CH_ERR_DB;
+	}
+	if (st->sqlstate[0] != '\0')
+		log_msg(LOG_WARNING, "could not store delivery: SQLSTATE %s after %d attempts in %lld ms: "
+		    "spooling it", st->sqlstate, tries, now_ms() - start);
+	return CH_ERR_DB_DOWN;
 }
 
 enum ch_err

@@ -19,18 +19,24 @@ struct ingest {
 	const char *error;          /* for OUT_REJECTED */
 	const char *rows;           /* JSON array text, or NULL */
 	const char *received_at;    /* timestamp text */
+	int budget_ms;              /* bound on store_ingest(), retries included; 0: delivery_budget_ms */
 };
 
 struct ingest_result {
 	int64_t delivery_id;
 	enum outcome outcome;       /* as stored, or OUT_DUPLICATE */
 	enum outcome prior;         /* for a duplicate: the first copy's outcome */
+	long long spent_ms;         /* time store_ingest() took, retries included */
 };
 
 struct store;
+struct config;
 
-/* A new, not yet connected store (connects on first use); NULL when out of memory. */
-struct store *store_new(const char *conninfo);
+/*
+ * A new, not yet connected store (connects on first use) with cfg's conninfo
+ * and database bounds, copied; NULL when out of memory.
+ */
+struct store *store_new(const struct config *cfg);
 void store_free(struct store *st);
 
 /* Connects if needed; CH_ERR_DB_DOWN when the server cannot be reached. */
@@ -39,7 +45,15 @@ enum ch_err store_connect(struct store *st) MUSTCHECK;
 /* Checks that the server answers now (a query, not the connection's last known state). */
 enum ch_err store_ping(struct store *st) MUSTCHECK;
 
-/* Runs callhook.ingest() in one transaction; retries serialization failures and one lost connection. */
+/*
+ * Runs callhook.ingest() in one transaction, within in->budget_ms (or the
+ * configured delivery_budget_ms): a transient failure (serialization failure,
+ * deadlock, lock or statement timeout, lost connection) is retried a few times
+ * with a short backoff, and every statement is cut off when the budget runs
+ * out. CH_OK when stored; CH_ERR_DB when PostgreSQL refused a value (SQLSTATE
+ * class 22 or 23, in store_sqlstate()); CH_ERR_DB_DOWN for everything else,
+ * which the caller spools.
+ */
 enum ch_err store_ingest(struct store *st, const struct ingest *in, struct ingest_result *res) MUSTCHECK;
 
 /*
@@ -56,7 +70,7 @@ enum ch_err store_route(struct store *st, const char *const args[4], int timeout
 struct pg_conn;
 bool store_notify(struct pg_conn *conn, const char *notices);
 
-/* The SQLSTATE of the last failed statement (borrowed). */
+/* The SQLSTATE of the last store_ingest()'s last failure, "" when it had none (borrowed). */
 const char *store_sqlstate(const struct store *st);
 
 /* Reconnects made since the start, for metrics. */

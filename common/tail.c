@@ -419,19 +419,12 @@ static bool
 reconnect(struct tail *t, const sigset_t *waitmask)
 {
 	struct timespec second = { .tv_sec = 1 };
-	PGresult *r;
 
 	fprintf(stderr, "callhook tail: lost the database connection: reconnecting\n");
 	while (!stop_signal) {
-		PQreset(t->conn);
-		if (PQstatus(t->conn) == CONNECTION_OK) {
-			r = run(t, "SELECT pg_catalog.set_config('search_path', 'callhook, pg_catalog', false)", 0,
-			    NULL, PGRES_TUPLES_OK, "setting up the session");
-			PQclear(r);
-			if (r != NULL && command(t, "LISTEN callhook")) {
-				fprintf(stderr, "callhook tail: reconnected\n");
-				return true;
-			}
+		if (report_reset(t->conn) && command(t, "LISTEN callhook")) {
+			fprintf(stderr, "callhook tail: reconnected\n");
+			return true;
 		}
 		pselect(0, NULL, NULL, NULL, &second, waitmask);
 	}

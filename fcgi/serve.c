@@ -209,7 +209,7 @@ handle(FCGX_Request *fr, const struct config *cfg, struct store *st)
 static void
 worker(int listen_fd, const struct config *cfg)
 {
-	struct store *st = store_new(cfg->conninfo);
+	struct store *st = store_new(cfg);
 	struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
 	FCGX_Request fr;
 	sigset_t open_mask;
@@ -370,7 +370,7 @@ drain_spool(struct pool *p, struct store **st)
 
 	if (spool_depth(p->cfg->spool_dir) <= 0)
 		return false;
-	if (*st == NULL && (*st = store_new(p->cfg->conninfo)) == NULL)
+	if (*st == NULL && (*st = store_new(p->cfg)) == NULL)
 		return false;
 	spool_drain(p->cfg, *st, DRAIN_BUDGET_MS, &d);
 	if (d.replayed > 0)

@@ -166,6 +166,37 @@ SELECT substr(x, position(' ' in x) + 1) || '|' || (SELECT count(*) FROM callhoo
   FROM (SELECT public.ing(NULL, 'dedup-null') AS x) AS s;
 SQL
 
+# --- a resend of a delivery kept as error (sql/004) ---------------------------------------------
+# err DEDUP ERROR: what callhook does when PostgreSQL refused a delivery's rows: the delivery, outcome error.
+q >/dev/null <<'SQL'
+CREATE FUNCTION public.err(p_dedup text, p_error text) RETURNS text LANGUAGE sql AS $$
+    SELECT i.delivery_id || ' ' || i.outcome || ' ' || coalesce(i.prior_outcome, '-')
+      FROM callhook.ingest('acme', 'callrail', 'test', 'POST', 'application/json', NULL, '{}', '\x7b7d'::bytea,
+                           p_dedup, 'error', p_error, NULL, NULL) AS i
+$$;
+SQL
+e1=$(q -c "SELECT public.err('dedup-err', 'could not store rows: SQLSTATE 22003')")
+e1_id=${e1%% *}
+report "an error delivery is kept with its error and no rows" \
+	"${e1#* }|$(q -c "SELECT outcome || '/' || error FROM callhook.deliveries WHERE id = $e1_id")" \
+	"error -|error/could not store rows: SQLSTATE 22003"
+check "an error delivery failing again: same delivery, the new error recorded" \
+	"$e1_id error error|could not store rows: SQLSTATE 23502" <<SQL
+SELECT public.err('dedup-err', 'could not store rows: SQLSTATE 23502');
+SELECT error FROM callhook.deliveries WHERE id = $e1_id;
+SQL
+check "a resend of an error delivery is applied to it: stored, prior error, same id" "$e1_id stored error" \
+	-c "SELECT public.ing('[{\"table\":\"calls\",\"external_id\":\"E1\",\"event_time\":\"2024-05-01T10:00:00Z\",\"cols\":{\"status\":\"ringing\"}}]', 'dedup-err')"
+check "after the resend: outcome stored, no error, the rows present, one delivery" "stored|-|ringing|1" <<SQL
+SELECT d.outcome, coalesce(d.error, '-'), public.status_of('E1'),
+       (SELECT count(*) FROM callhook.deliveries WHERE dedup_key = 'dedup-err')
+  FROM callhook.deliveries AS d WHERE d.id = $e1_id;
+SQL
+check "a copy after that is a plain duplicate and changes nothing" "$e1_id duplicate stored|ringing" <<SQL
+SELECT public.ing('[{"table":"calls","external_id":"E1","event_time":"2024-05-01T11:00:00Z","cols":{"status":"completed"}}]', 'dedup-err');
+SELECT public.status_of('E1');
+SQL
+
 # --- call status --------------------------------------------------------------------------------
 
 check "ringing then completed ends completed" "completed" <<'SQL'
@@ -442,6 +473,14 @@ SELECT outcome FROM callhook.ingest('acme', 'callrail', 'post_call', 'POST', 'ap
 SELECT status FROM callhook.calls WHERE external_id = 'W1';
 SELECT count(*) FROM callhook.transcript_segments WHERE call_external_id = 'W1';
 SELECT callhook.route_call('acme', '+15550001111', '+15559870000', 'CA1');
+SQL
+check "the writer can apply a resend of an error delivery" "error|stored error|stored" -U t_writer <<'SQL'
+SELECT outcome FROM callhook.ingest('acme', 'callrail', 'post_call', 'POST', 'application/json', NULL, '{}',
+    '\x7b7d'::bytea, 'w-err', 'error', 'could not store rows: SQLSTATE 22003', NULL, NULL);
+SELECT outcome || ' ' || prior_outcome FROM callhook.ingest('acme', 'callrail', 'post_call', 'POST',
+    'application/json', NULL, '{}', '\x7b7d'::bytea, 'w-err', 'stored', NULL,
+    '[{"table": "calls", "external_id": "W2", "event_time": "2024-05-01T10:00:00Z", "cols": {"status": "ringing"}}]', NULL);
+SELECT outcome FROM callhook.deliveries WHERE dedup_key = 'w-err';
 SQL
 check_fails "the writer cannot DROP TABLE callhook.calls" "must be owner" -U t_writer -c 'DROP TABLE callhook.calls'
 check_fails "the writer cannot CREATE TABLE in schema callhook" "permission denied for schema callhook" -U t_writer \

@@ -32,6 +32,12 @@ has_problem(const struct config *cfg, const char *needle)
 	return false;
 }
 
+/* Checks that cfg, read from `path`, has the problem "path:line: text…" (needs a char want[512]). */
+#define EXPECT(line, text) do { \
+	snprintf(want, sizeof(want), "%s:%d: %s", path, line, text); \
+	CHECK(has_problem(cfg, want), "problem reported: %d: %s", line, text); \
+} while (0)
+
 static void
 good_config(void)
 {
@@ -70,6 +76,10 @@ defaults(void)
 	CHECK(cfg->max_body == 1048576, "max_body defaults to 1M");
 	CHECK_STR(cfg->conninfo, "postgresql:///callhook", "conninfo default");
 	CHECK_STR(cfg->spool_dir, "/var/spool/callhook", "spool_dir default");
+	CHECK(cfg->connect_timeout_s == 3, "connect_timeout defaults to 3 s");
+	CHECK(cfg->lock_timeout_ms == 1000, "lock_timeout defaults to 1000 ms");
+	CHECK(cfg->statement_timeout_ms == 5000, "statement_timeout defaults to 5000 ms");
+	CHECK(cfg->delivery_budget_ms == 3000, "delivery_budget_ms defaults to 3000");
 	config_free(cfg);
 	unlink(path);
 	free(path);
@@ -97,10 +107,6 @@ mistakes(void)
 	struct config *cfg = config_load(path);
 	char want[512];
 
-#define EXPECT(line, text) do { \
-	snprintf(want, sizeof(want), "%s:%d: %s", path, line, text); \
-	CHECK(has_problem(cfg, want), "problem reported: %d: %s", line, text); \
-} while (0)
 	EXPECT(2, "max_body: invalid size");
 	EXPECT(3, "unknown key \"colour\" in [server]");
 	EXPECT(4, "source a: missing vendor");
@@ -108,7 +114,6 @@ mistakes(void)
 	EXPECT(8, "duplicate [source b]");
 	EXPECT(12, "source c: unknown vendor \"nosuch\"");
 	EXPECT(14, "unknown section [mystery]");
-#undef EXPECT
 	CHECK(cfg->nproblems == 7, "exactly seven problems (got %zu)", cfg->nproblems);
 	config_free(cfg);
 	unlink(path);
@@ -131,6 +136,45 @@ sizes(void)
 	CHECK(config_parse_size("1025M") == -1, "over 1 GiB with a suffix is rejected");
 }
 
+/* The database bounds: read when in range, else one problem each naming the file, line and range. */
+static void
+bounds(void)
+{
+	char *path = write_tmp(
+	    "[database]\n"                      /* 1 */
+	    "connect_timeout = 7\n"             /* 2 */
+	    "lock_timeout = 250\n"              /* 3 */
+	    "statement_timeout = 900\n"         /* 4 */
+	    "delivery_budget_ms = 1500\n"       /* 5 */
+	    "[source a]\nvendor = calltracker\ntoken = t\n");
+	struct config *cfg = config_load(path);
+	char want[512];
+
+	CHECK(cfg->nproblems == 0, "bounds in range are no problem");
+	CHECK(cfg->connect_timeout_s == 7 && cfg->lock_timeout_ms == 250 &&
+	    cfg->statement_timeout_ms == 900 && cfg->delivery_budget_ms == 1500, "bounds read");
+	config_free(cfg);
+	unlink(path);
+	free(path);
+	path = write_tmp(
+	    "[database]\n"                      /* 1 */
+	    "connect_timeout = 1\n"             /* 2 */
+	    "lock_timeout = 5s\n"               /* 3 */
+	    "statement_timeout = 600001\n"      /* 4 */
+	    "delivery_budget_ms = \n"           /* 5 */
+	    "[source a]\nvendor = calltracker\ntoken = t\n");
+	cfg = config_load(path);
+	EXPECT(2, "connect_timeout: expected 2 to 60");
+	EXPECT(3, "lock_timeout: expected 10 to 60000");
+	EXPECT(4, "statement_timeout: expected 100 to 600000");
+	EXPECT(5, "delivery_budget_ms: expected 100 to 60000");
+	CHECK(cfg->nproblems == 4, "exactly four problems (got %zu)", cfg->nproblems);
+	CHECK(cfg->lock_timeout_ms == 1000, "a refused value leaves the default");
+	config_free(cfg);
+	unlink(path);
+	free(path);
+}
+
 static void
 missing_file(void)
 {
@@ -150,5 +194,6 @@ test_conf(void)
 	defaults();
 	mistakes();
 	sizes();
+	bounds();
 	missing_file();
 }
