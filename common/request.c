@@ -172,6 +172,11 @@ route_path(struct request *req)
 	return CH_OK;
 }
 
+/*
+ * Checks the URL's event segment (already a valid segment) against the vendor: required where the
+ * body does not name the event, one of path_events, or any name for a vendor that stores the
+ * others as ignored. NOT_FOUND naming the problem otherwise.
+ */
 static enum ch_err
 route_event(struct request *req)
 {
@@ -185,7 +190,8 @@ route_event(struct request *req)
 		}
 		return CH_OK;
 	}
-	if (!vendor_has_event(req->vendor, req->event)) {
+	/* CallRail never retries: an event it adds later is kept (as ignored) rather than lost. */
+	if (!vendor_has_event(req->vendor, req->event) && !req->vendor->other_events_ignored) {
 		snprintf(msg, sizeof(msg), "unknown event in URL: %s", req->event);
 		return fail(req, CH_ERR_NOT_FOUND, msg);
 	}

@@ -774,12 +774,14 @@ cr_decode(const struct delivery_in *in, struct decoded *d)
 
 	if (in->event != NULL && (d->event = strdup(in->event)) == NULL)
 		return CH_ERR_NOMEM;
-	if (!json_object_is_type(in->doc, json_type_object))
-		return bad_body(d, "body: expected a JSON object");
+	/* An event callhook does not decode (Convert Assist complete, whose payload is undocumented,
+	 * or one CallRail adds later): kept raw as ignored, whatever its JSON, for a later replay. */
 	if (ev == NULL) {
 		d->outcome = OUT_IGNORED;
 		return CH_OK;
 	}
+	if (!json_object_is_type(in->doc, json_type_object))
+		return bad_body(d, "body: expected a JSON object");
 	switch (ev->kind) {
 	case CR_CALL:
 		err = decode_call(ev, in, d);
@@ -802,6 +804,7 @@ const struct vendor vendor_callrail = {
 	.bodies = BODY_JSON,
 	.path_events = cr_path_events,
 	.event_required = true,
+	.other_events_ignored = true,	/* CallRail never retries: an unknown event is kept */
 	.default_cc = "1",
 	.decode = cr_decode,
 };

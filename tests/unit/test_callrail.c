@@ -398,6 +398,14 @@ bad_and_unknown(void)
 	    d.outcome == OUT_IGNORED && d.rows == NULL && d.event && !strcmp(d.event, "convert_assist_complete"),
 	    "an event this decoder does not map is ignored with no rows");
 	decoded_clear(&d);
+	CHECK(decode("x9.Future-Event_v2", "[\"x\",1]", &d) == CH_OK && d.outcome == OUT_IGNORED &&
+	    d.rows == NULL && d.event && !strcmp(d.event, "x9.Future-Event_v2"),
+	    "an unknown event is ignored whatever its JSON, here a list");
+	decoded_clear(&d);
+	CHECK(vendor_callrail.other_events_ignored && !vendor_callscaler.other_events_ignored &&
+	    !vendor_calltracker.other_events_ignored && !vendor_salpre.other_events_ignored &&
+	    !vendor_fonedynamics.other_events_ignored,
+	    "only CallRail takes any event name in the URL");
 	CHECK(decode(NULL, "{\"resource_id\":\"CAL1\"}", &d) == CH_OK && d.outcome == OUT_IGNORED &&
 	    d.rows == NULL && d.event == NULL, "no event in the URL: ignored");
 	decoded_clear(&d);
