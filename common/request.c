@@ -395,6 +395,22 @@ request_raw(struct request *req, struct raw_delivery *raw)
 	return CH_OK;
 }
 
+/*
+ * A hit the caller waits on (the vendor's live_event: CallScaler in-call) is answered 200 even
+ * when its body is rejected (kept as such): `{}` lets the call flow go on.
+ */
+static void
+answer_live_hit(struct request *req)
+{
+	const char *live = req->vendor != NULL ? req->vendor->live_event : NULL;
+
+	if (req->err != CH_ERR_BAD_BODY || live == NULL || req->event == NULL || strcmp(req->event, live))
+		return;
+	free(req->reply);
+	if ((req->reply = strdup("{}")) != NULL)
+		req->err = CH_OK;
+}
+
 void
 request_process(struct request *req, struct store *st)
 {
@@ -420,6 +436,7 @@ request_process(struct request *req, struct store *st)
 			fail(req, CH_ERR_UNAVAILABLE, "database unavailable");
 	} else if (err == CH_OK && res.outcome == OUT_DUPLICATE && res.prior == OUT_REJECTED)
 		req->err = CH_ERR_BAD_BODY;
+	answer_live_hit(req);
 out:
 	raw_delivery_clear(&raw);
 }
