@@ -88,8 +88,7 @@ static const struct field_map message_fields[] = {
 	{ "message_type", "message_type", conv_text, 0 },
 	{ "media_urls", "media_urls", conv_media, 0 },
 	{ "timestamp", "sent_at", conv_time, 0 },
-	{ "thread_resource_id", "conversation_id", conv_text, 0 },
-	{ "conversation_id", "conversation_id", conv_text, 0 },
+	{ "conversation_id", "conversation_id", conv_text, 0 },	/* thread_resource_id stays in data */
 	{ "tracker_resource_id", "tracker_external_id", conv_text, 0 },
 	{ "tracker_id", "tracker_external_id", conv_text, 0 },
 	{ NULL, NULL, NULL, 0 },

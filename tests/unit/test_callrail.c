@@ -342,7 +342,7 @@ messages(void)
 	CHECK_STR(col(&d, "message_type"), "mms", "message_type");
 	CHECK_STR(col(&d, "media_urls"), "[\"https://m.example/1.jpg\"]", "media_urls");
 	CHECK_STR(col(&d, "sent_at"), "2024-05-01T10:05:00.000000Z", "sent_at");
-	CHECK_STR(col(&d, "conversation_id"), "SMTthread", "thread_resource_id first");
+	CHECK_STR(col(&d, "conversation_id"), "conv-9", "conversation_id is CallRail's conversation_id");
 	CHECK_STR(col(&d, "tracker_external_id"), "TRK1", "tracker");
 	CHECK(col(&d, "agent") == NULL, "no agent on received messages");
 	decoded_clear(&d);
@@ -357,6 +357,13 @@ messages(void)
 	CHECK_STR(col(&d, "agent"), "Sam Lee", "agent object gives its name");
 	CHECK_STR(col(&d, "media_urls"), "[\"https://m.example/2.png\"]", "a lone media URL becomes a list");
 	CHECK_STR(col(&d, "conversation_id"), "conv-9", "conversation_id");
+	decoded_clear(&d);
+
+	CHECK(decode("text_message_sent", "{\"id\":4412,\"content\":\"Ok\",\"thread_resource_id\":\"SMTthread\"}",
+	    &d) == CH_OK, "a message with a thread but no conversation_id decodes");
+	CHECK(col(&d, "conversation_id") == NULL, "no conversation_id column from thread_resource_id");
+	CHECK_STR(json_find_text(json_find(row(&d, 0), "data"), "thread_resource_id"), "SMTthread",
+	    "thread_resource_id stays in data");
 	decoded_clear(&d);
 }
 
