@@ -172,6 +172,11 @@ route_path(struct request *req)
 	return CH_OK;
 }
 
+/*
+ * Checks the URL's event segment (already a valid segment) against the vendor: required where the
+ * body does not name the event, one of path_events, or any name for a vendor that stores the
+ * others as ignored. NOT_FOUND naming the problem otherwise.
+ */
 static enum ch_err
 route_event(struct request *req)
 {
@@ -185,7 +190,8 @@ route_event(struct request *req)
 		}
 		return CH_OK;
 	}
-	if (!vendor_has_event(req->vendor, req->event)) {
+	/* CallRail never retries: an event it adds later is kept (as ignored) rather than lost. */
+	if (!vendor_has_event(req->vendor, req->event) && !req->vendor->other_events_ignored) {
 		snprintf(msg, sizeof(msg), "unknown event in URL: %s", req->event);
 		return fail(req, CH_ERR_NOT_FOUND, msg);
 	}
@@ -389,6 +395,22 @@ request_raw(struct request *req, struct raw_delivery *raw)
 	return CH_OK;
 }
 
+/*
+ * A hit the caller waits on (the vendor's live_event: CallScaler in-call) is answered 200 even
+ * when its body is rejected (kept as such): `{}` lets the call flow go on.
+ */
+static void
+answer_live_hit(struct request *req)
+{
+	const char *live = req->vendor != NULL ? req->vendor->live_event : NULL;
+
+	if (req->err != CH_ERR_BAD_BODY || live == NULL || req->event == NULL || strcmp(req->event, live))
+		return;
+	free(req->reply);
+	if ((req->reply = strdup("{}")) != NULL)
+		req->err = CH_OK;
+}
+
 void
 request_process(struct request *req, struct store *st)
 {
@@ -414,6 +436,7 @@ request_process(struct request *req, struct store *st)
 			fail(req, CH_ERR_UNAVAILABLE, "database unavailable");
 	} else if (err == CH_OK && res.outcome == OUT_DUPLICATE && res.prior == OUT_REJECTED)
 		req->err = CH_ERR_BAD_BODY;
+	answer_live_hit(req);
 out:
 	raw_delivery_clear(&raw);
 }

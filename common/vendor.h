@@ -70,6 +70,8 @@ struct vendor {
 	unsigned bodies;            /* BODY_* accepted */
 	const char *const *path_events; /* events named in the URL, NULL-terminated; NULL if the body names them */
 	bool event_required;        /* the URL must name one of path_events */
+	bool other_events_ignored;  /* any other well-formed URL event is taken and stored as ignored */
+	const char *live_event;     /* URL event the caller waits on: always 200 (`{}` when rejected) */
 	const char *default_cc;     /* country code for numbers without one: "1", "61" */
 	/* Fills `out` from `in`. CH_ERR_BAD_BODY with out->error set when the payload is wrong. */
 	enum ch_err (*decode)(const struct delivery_in *in, struct decoded *out);

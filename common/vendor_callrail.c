@@ -88,8 +88,7 @@ static const struct field_map message_fields[] = {
 	{ "message_type", "message_type", conv_text, 0 },
 	{ "media_urls", "media_urls", conv_media, 0 },
 	{ "timestamp", "sent_at", conv_time, 0 },
-	{ "thread_resource_id", "conversation_id", conv_text, 0 },
-	{ "conversation_id", "conversation_id", conv_text, 0 },
+	{ "conversation_id", "conversation_id", conv_text, 0 },	/* thread_resource_id stays in data */
 	{ "tracker_resource_id", "tracker_external_id", conv_text, 0 },
 	{ "tracker_id", "tracker_external_id", conv_text, 0 },
 	{ NULL, NULL, NULL, 0 },
@@ -116,16 +115,16 @@ struct cr_event {
 	enum cr_kind kind;
 	const char *direction;	/* when the body does not say */
 	enum cr_status status;
-	bool modified;		/* "changes" also become a call_events row */
+	bool modified;		/* "changes" also become a call_events row; the outcome is stamped older */
 };
 
 static const struct cr_event cr_events[] = {
 	{ "pre_call", CR_CALL, "inbound", ST_RINGING, false },
 	{ "call_routing_complete", CR_CALL, "inbound", ST_RINGING, false },
 	{ "post_call", CR_CALL, "inbound", ST_OUTCOME, false },
-	{ "call_modified", CR_CALL, "inbound", ST_NONE, true },
+	{ "call_modified", CR_CALL, "inbound", ST_OUTCOME, true },
 	{ "outbound_post_call", CR_CALL, "outbound", ST_OUTCOME, false },
-	{ "outbound_call_modified", CR_CALL, "outbound", ST_NONE, true },
+	{ "outbound_call_modified", CR_CALL, "outbound", ST_OUTCOME, true },
 	{ "text_message_received", CR_MESSAGE, "inbound", ST_NONE, false },
 	{ "text_message_sent", CR_MESSAGE, "outbound", ST_NONE, false },
 	{ "form_submission", CR_FORM, NULL, ST_NONE, false },
@@ -545,8 +544,8 @@ bool_field(struct json_object *doc, const char *key, int *val, struct decoded *d
 }
 
 /*
- * Post-call outcome (DESIGN.md): completed when answered, voicemail when `voicemail`, else
- * missed. Without `answered`, call_type "answered"/"voicemail" decides; call_type is never
+ * The outcome of a post-call or a modification: completed when answered, voicemail
+ * when `voicemail`, else missed. Without `answered`, call_type "answered"/"voicemail" decides; call_type is never
  * read at pre-call, where it is a placeholder (VENDORS.md).
  */
 static enum ch_err
@@ -615,6 +614,21 @@ modified_event(const struct cr_event *ev, const struct delivery_in *in, const ch
 	return CH_OK;
 }
 
+/* The call's start (start_time, else the legacy UTC datetime) in microseconds; false when neither converts. */
+static bool
+call_start(struct json_object *doc, int64_t *usec)
+{
+	struct json_object *v = NULL;
+	const char *why;
+	bool ok;
+
+	ok = (conv_time(json_find(doc, "start_time"), &v, &why) == CONV_OK ||
+	    conv_time(json_find(doc, "datetime"), &v, &why) == CONV_OK) &&
+	    conv_parse_time(json_object_get_string(v), usec) == 0;
+	json_object_put(v);
+	return ok;
+}
+
 /*
  * The event time of a call event. The call object has no per-event timestamp, so it is
  * derived from the call itself: pre_call at start_time, routing complete just after,
@@ -627,13 +641,11 @@ modified_event(const struct cr_event *ev, const struct delivery_in *in, const ch
 static void
 call_time(const struct cr_event *ev, const struct delivery_in *in, char when[32])
 {
-	struct json_object *v = NULL, *dur = NULL;
+	struct json_object *dur = NULL;
 	const char *why;
 	int64_t start, usec = in->received_usec;
 
-	if (!ev->modified && (conv_time(json_find(in->doc, "start_time"), &v, &why) == CONV_OK ||
-	    conv_time(json_find(in->doc, "datetime"), &v, &why) == CONV_OK) &&
-	    conv_parse_time(json_object_get_string(v), &start) == 0) {
+	if (!ev->modified && call_start(in->doc, &start)) {
 		usec = start + (ev->status == ST_RINGING && strcmp(ev->name, "pre_call") ? 1 : 0);
 		if (ev->status == ST_OUTCOME) {
 			if (conv_int(json_find(in->doc, "duration"), &dur, &why) == CONV_OK)
@@ -641,9 +653,28 @@ call_time(const struct cr_event *ev, const struct delivery_in *in, char when[32]
 			usec += 2;
 		}
 	}
-	json_object_put(v);
 	json_object_put(dur);
 	conv_format_time(usec, when);
+}
+
+/*
+ * The outcome of a modified call as a calls row of its own, stamped at the call's start (the
+ * Unix epoch when the body has no start time): CallRail sends call_modified only once the call
+ * has ended, so a call known only from a modification gets its terminal status, while any
+ * post-call, stamped at the call's end, overrides it whatever the arrival order. Returns the
+ * row's cols, borrowed from d->rows.
+ */
+static struct json_object *
+outcome_row(const struct delivery_in *in, const char *id, struct decoded *d)
+{
+	struct json_object *row;
+	int64_t start;
+	char when[32];
+
+	conv_format_time(call_start(in->doc, &start) ? start : 0, when);
+	row = row_new("calls", id, when, false, NULL);
+	rows_add(d, row);
+	return row_cols(row);
 }
 
 /* A call event → calls row. */
@@ -667,15 +698,19 @@ decode_call(const struct cr_event *ev, const struct delivery_in *in, struct deco
 	    (err = map_fields(in->doc, utm_click_fields, "", "1", cols, d)) != CH_OK ||
 	    (err = map_fields(in->doc, page_fields, "", "1", cols, d)) != CH_OK)
 		return err;
-	if (ev->status != ST_RINGING &&
-	    (err = map_fields(in->doc, outcome_fields, "", "1", cols, d)) != CH_OK)
-		return err;
 	set_direction(ev, in->doc, cols);
-	if (ev->status == ST_RINGING)
+	if (ev->status == ST_RINGING) {
 		cols_set_str(cols, "status", "ringing");
-	else if (ev->status == ST_OUTCOME && (err = call_outcome(in->doc, cols, d)) != CH_OK)
+		return CH_OK;
+	}
+	if (ev->modified) {
+		if ((err = modified_event(ev, in, id, when, d)) != CH_OK)
+			return err;
+		cols = outcome_row(in, id, d);
+	}
+	if ((err = map_fields(in->doc, outcome_fields, "", "1", cols, d)) != CH_OK)
 		return err;
-	return ev->modified ? modified_event(ev, in, id, when, d) : CH_OK;
+	return call_outcome(in->doc, cols, d);
 }
 
 /* The event's own time field, else the arrival time, into buf. */
@@ -774,12 +809,14 @@ cr_decode(const struct delivery_in *in, struct decoded *d)
 
 	if (in->event != NULL && (d->event = strdup(in->event)) == NULL)
 		return CH_ERR_NOMEM;
-	if (!json_object_is_type(in->doc, json_type_object))
-		return bad_body(d, "body: expected a JSON object");
+	/* An event callhook does not decode (Convert Assist complete, whose payload is undocumented,
+	 * or one CallRail adds later): kept raw as ignored, whatever its JSON, for a later replay. */
 	if (ev == NULL) {
 		d->outcome = OUT_IGNORED;
 		return CH_OK;
 	}
+	if (!json_object_is_type(in->doc, json_type_object))
+		return bad_body(d, "body: expected a JSON object");
 	switch (ev->kind) {
 	case CR_CALL:
 		err = decode_call(ev, in, d);
@@ -802,6 +839,7 @@ const struct vendor vendor_callrail = {
 	.bodies = BODY_JSON,
 	.path_events = cr_path_events,
 	.event_required = true,
+	.other_events_ignored = true,	/* CallRail never retries: an unknown event is kept */
 	.default_cc = "1",
 	.decode = cr_decode,
 };

@@ -285,23 +285,30 @@ set_phone(struct json_object *cols, const char *column, const char *number)
 /*
  * In-call: the call is live (in_progress) at the time of receipt. The reply is what
  * callhook.route_call(source, caller, tracking number, call id) decides; d->route asks for it.
+ * A body that names no call (a custom template such as a Slack-style {"text": "…"}, a form
+ * without CallSid, JSON that is no object) is ignored, never rejected: the caller is on the
+ * line, and the usual ignored answer has no action, so the call flow goes on.
  */
 static enum ch_err
 in_call(const struct delivery_in *in, struct decoded *d)
 {
 	struct json_object *row, *cols;
-	const char *key, *id, *from, *to;
+	const char *key, *id = NULL, *from, *to;
 	char t[32];
 	enum ch_err err;
 
 	if ((d->event = strdup("in_call")) == NULL)
 		return CH_ERR_NOMEM;
-	if ((err = in_call_field(in->doc, call_id_keys, &key, &id, d)) != CH_OK ||
-	    (err = in_call_field(in->doc, caller_keys, &key, &from, d)) != CH_OK ||
+	if (json_object_is_type(in->doc, json_type_object) &&
+	    (err = in_call_field(in->doc, call_id_keys, &key, &id, d)) != CH_OK)
+		return err;
+	if (id == NULL) {
+		d->outcome = OUT_IGNORED;
+		return CH_OK;
+	}
+	if ((err = in_call_field(in->doc, caller_keys, &key, &from, d)) != CH_OK ||
 	    (err = in_call_field(in->doc, tracking_keys, &key, &to, d)) != CH_OK)
 		return err;
-	if (id == NULL)
-		return bad_body(d, "field \"CallSid\": missing");
 	d->route_args[0] = strdup(in->source != NULL ? in->source->name : "");
 	d->route_args[1] = in_call_phone(from, in->body_kind);
 	d->route_args[2] = in_call_phone(to, in->body_kind);
@@ -325,10 +332,10 @@ in_call(const struct delivery_in *in, struct decoded *d)
 static enum ch_err
 callscaler_decode(const struct delivery_in *in, struct decoded *d)
 {
-	if (!json_object_is_type(in->doc, json_type_object))
-		return bad_body(d, "body: expected a JSON object");
 	if (in->event != NULL && !strcmp(in->event, "in_call"))
 		return in_call(in, d);
+	if (!json_object_is_type(in->doc, json_type_object))
+		return bad_body(d, "body: expected a JSON object");
 	return post_call(in, d);
 }
 
@@ -340,6 +347,7 @@ const struct vendor vendor_callscaler = {
 	.bodies = BODY_JSON | BODY_FORM | BODY_QUERY,
 	.path_events = cs_path_events,
 	.event_required = false,
+	.live_event = "in_call",	/* "always answered 200": the caller is on the line */
 	.default_cc = "1",
 	.decode = callscaler_decode,
 };

@@ -224,29 +224,75 @@ sp_lifecycle(const struct sp_event *ev, const struct sp_ctx *c, struct decoded *
 	return CH_OK;
 }
 
-/* Adds one live segment row "<call id>:<seq>" from `turn`. */
-static enum ch_err
-live_segment(const struct sp_ctx *c, const char *id, struct json_object *turn, int seq,
-    const char *where, struct decoded *d)
-{
-	struct json_object *row, *cols;
-	char ext[160];
+#define SEQ_TIE_BITS 11	/* seq = (second mod 2^20) << 11 | 11 bits of the turn's hash: an int */
+#define SEQ_SECONDS (INT64_C(1) << (31 - SEQ_TIE_BITS))
 
-	snprintf(ext, sizeof(ext), "%s:%d", id, seq);
-	row = row_new("transcript_segments", ext, c->t, c->is_test, turn);
-	rows_add(d, row);
-	cols = row_cols(row);
-	cols_set_str(cols, "call_external_id", id);
-	json_object_object_add(cols, "seq", json_object_new_int(seq));
-	return turn_cols(turn, where, cols, d);
+/* 32-bit FNV-1a of `s` (NULL as ""), continuing from h, and of a NUL after it. */
+static uint32_t
+fnv1a(uint32_t h, const char *s)
+{
+	for (; s != NULL && *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h * 16777619u;
 }
 
 /*
- * transcript: a live partial turn of call payload.call.id, {type, transcript, timestamp_utc}.
- * The doc gives a turn no index and each event carries one turn, so its seq is the event's
- * timestamp_utc in unix seconds (kept below 2^31): distinct per turn and in spoken order, and
- * replaced by seq 1..n when call_ended brings the full transcript. Should a payload carry a
- * list of turns instead, their seq is their position, 1..n.
+ * The seq of a live turn whose columns are in `seg`. Salpre gives a turn no index and times it
+ * to the second, and transcript_segments.seq is an integer, so a turn is numbered by its second
+ * (its own time, spoken_at; else the event's timestamp_utc or arrival, `event_usec`) modulo 2^20
+ * (about 12 days) in the high bits, and 11 bits of a hash of its speaker and text below:
+ *   - turns sort in spoken order, second by second (but for a call that spans the moment the
+ *     second wraps, once every 12 days);
+ *   - two different turns in one second, in one delivery or in two, get different seqs (unless
+ *     their hashes meet, 1 pair in 2048), so neither overwrites the other;
+ *   - a turn sent again (same speaker, text and second, even in an envelope with a new
+ *     timestamp_utc) gets the same seq and merges into its row: no duplicate. A turn without a
+ *     time of its own is numbered by its event's time, so only a resend with the same
+ *     timestamp_utc merges.
+ * call_ended's full transcript replaces these partial turns with seq 1..n.
+ */
+static int
+live_seq(struct json_object *seg, int64_t event_usec)
+{
+	const char *spoken = json_find_text(seg, "spoken_at");
+	int64_t usec = event_usec, sec;
+	uint32_t h;
+
+	if (spoken != NULL && conv_parse_time(spoken, &usec) != 0)
+		usec = event_usec;
+	sec = usec / 1000000 - (usec % 1000000 < 0);
+	sec = ((sec % SEQ_SECONDS) + SEQ_SECONDS) % SEQ_SECONDS;
+	h = fnv1a(fnv1a(2166136261u, json_find_text(seg, "speaker")), json_find_text(seg, "text"));
+	return (int)((sec << SEQ_TIE_BITS) | ((h ^ (h >> SEQ_TIE_BITS)) & ((1u << SEQ_TIE_BITS) - 1)));
+}
+
+/* Adds one live segment row "<call id>:<seq>" from `turn`, numbered by live_seq(). */
+static enum ch_err
+live_segment(const struct sp_ctx *c, const char *id, struct json_object *turn, const char *where,
+    struct decoded *d)
+{
+	struct json_object *row, *cols;
+	char ext[160];
+	int seq;
+	enum ch_err err;
+
+	row = row_new("transcript_segments", id, c->t, c->is_test, turn);
+	rows_add(d, row);
+	cols = row_cols(row);
+	cols_set_str(cols, "call_external_id", id);
+	if ((err = turn_cols(turn, where, cols, d)) != CH_OK)
+		return err;
+	seq = live_seq(cols, c->t_usec);
+	snprintf(ext, sizeof(ext), "%s:%d", id, seq);
+	json_object_object_add(row, "external_id", json_object_new_string(ext));
+	json_object_object_add(cols, "seq", json_object_new_int(seq));
+	return CH_OK;
+}
+
+/*
+ * transcript: a live partial turn of call payload.call.id, {type, transcript, timestamp_utc}
+ * (should a payload carry a list of turns instead, each is one). The doc gives a turn no
+ * index: see live_seq() for how turns are numbered.
  */
 static enum ch_err
 sp_transcript(const struct sp_event *ev, const struct sp_ctx *c, struct decoded *d)
@@ -264,12 +310,10 @@ sp_transcript(const struct sp_event *ev, const struct sp_ctx *c, struct decoded 
 	if ((err = call_row(c, id, json_find(c->payload, "call"), "payload.call.", NULL, d, &row)) != CH_OK)
 		return err;
 	if (!json_object_is_type(list, json_type_array))
-		return live_segment(c, id, c->payload, (int)((c->t_usec / 1000000) & 0x7fffffff),
-		    "payload.", d);
+		return live_segment(c, id, c->payload, "payload.", d);
 	for (i = 0; i < json_object_array_length(list); i++) {
 		snprintf(where, sizeof(where), "payload.transcript[%zu].", i);
-		if ((err = live_segment(c, id, json_object_array_get_idx(list, i), (int)i + 1, where,
-		    d)) != CH_OK)
+		if ((err = live_segment(c, id, json_object_array_get_idx(list, i), where, d)) != CH_OK)
 			return err;
 	}
 	return CH_OK;

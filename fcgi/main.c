@@ -103,6 +103,9 @@ print_sources(const struct config *cfg)
 			printf(" /hooks/%s/", s->name);
 		for (j = 0; s->vendor->path_events && s->vendor->path_events[j]; j++)
 			printf(" /hooks/%s/%s", s->name, s->vendor->path_events[j]);
+		if (s->vendor->other_events_ignored)
+			printf(" (any other /hooks/%s/<event> is answered 200 and stored as ignored)",
+			    s->name);
 		printf("\n");
 	}
 }

@@ -72,6 +72,29 @@ like "$OUT" '/hooks/ct/' "check lists source ct with its URL path /hooks/ct/"
 like "$OUT" '/hooks/ct-open/' "check lists source ct-open with its URL path /hooks/ct-open/"
 unlike "$OUT" "$TOKEN" "check does not print the token"
 
+# The URL forms of each vendor: CallRail's nine events, and any other name kept as ignored.
+cat "$conf" - >"$T/urls.conf" <<'EOF'
+
+[source acme-cr]
+vendor = callrail
+signing_key = 072e77e426f92738a72fe23c4d1953b4
+
+[source acme-cs]
+vendor = callscaler
+token = cs-token
+EOF
+run -c "$T/urls.conf" check
+is "$RC" 0 "check accepts CallRail and CallScaler sources"
+is "$(grep '^source acme-cr ' <<<"$OUT")" "source acme-cr (callrail): /hooks/acme-cr/pre_call \
+/hooks/acme-cr/call_routing_complete /hooks/acme-cr/post_call /hooks/acme-cr/call_modified \
+/hooks/acme-cr/outbound_post_call /hooks/acme-cr/outbound_call_modified /hooks/acme-cr/text_message_received \
+/hooks/acme-cr/text_message_sent /hooks/acme-cr/form_submission \
+(any other /hooks/acme-cr/<event> is answered 200 and stored as ignored)" \
+	"check lists CallRail's nine event URLs and says any other event name is stored as ignored"
+is "$(grep '^source acme-cs ' <<<"$OUT")" "source acme-cs (callscaler): /hooks/acme-cs/ /hooks/acme-cs/in_call" \
+	"check lists CallScaler's two URLs, with no word of other events"
+unlike "$OUT" '072e77e426f92738a72fe23c4d1953b4' "check does not print the signing key"
+
 OUT=$(cd "$T" && CALLHOOK_CONF=$conf callhook_run check 2>&1) && RC=0 || RC=$?
 is "$RC" 0 "CALLHOOK_CONF names the config file"
 

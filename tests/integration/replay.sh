@@ -4,7 +4,13 @@
 . "$(dirname "$0")/../lib.sh"
 F=$REPO/tests/fixtures/calltracker
 
-start_stack 2
+setup_tmp
+pg_start || bail_out "PostgreSQL did not start"
+write_config
+config_append "$REPO/tests/fixtures/callrail/sources.conf"   # [source acme-callrail]
+callhook_migrate || bail_out "migrate failed"
+callhook_start 2 || bail_out "callhook did not start"
+nginx_start || bail_out "nginx did not start"
 
 for c in call_received call_finished message_received tracker_created usage_created voicemail_received call_missed; do
 	post POST "/hooks/ct?token=$TOKEN" -H 'Content-Type: application/json' --data-binary "@$F/$c.body"
@@ -54,6 +60,27 @@ like "$out" "would replay 1 deliveries" "--dry-run and --delivery"
 
 out=$(replay --since 2999-01-01)
 like "$out" "replayed 0 deliveries" "--since in the future selects nothing"
+
+# --- CallRail: an event callhook does not decode is kept as ignored, shown by tail, left ignored by replay ---
+CR=$REPO/tests/fixtures/callrail
+post POST /hooks/acme-callrail/convert_assist_complete -H 'Content-Type: application/json' \
+	-H "$(sed -n 's/^header=//p' "$CR/convert_assist_complete.meta")" --data-binary "@$CR/convert_assist_complete.body"
+cid=$(resp_field delivery)
+is "$HTTP_STATUS|$(resp_field status)|$(resp_field event)" "200|ignored|convert_assist_complete" \
+	"CallRail's Convert Assist complete through nginx: 200 ignored, naming the event"
+is "$(sql "select source, event, outcome, error is null from deliveries where id = '$cid'")" \
+	"acme-callrail|convert_assist_complete|ignored|t" "its raw delivery is kept as ignored, with the URL's event"
+# tail prints the last CallRail delivery, then waits for more until timeout stops it.
+out=$(as_user timeout 3 "$CH" -c "$T/callhook.conf" tail -n 1 --vendor callrail 2>&1) || true
+like "$out" " acme-callrail +callrail +convert_assist_complete +ignored +#$cid\$" "callhook tail shows it"
+out=$(replay --vendor callrail --outcome ignored -v)
+like "$out" "delivery $cid: ignored" "replay --vendor callrail --outcome ignored picks it and leaves it ignored"
+like "$out" "replayed 1 deliveries in [0-9.]+ s: 0 stored, 1 ignored, 0 rejected, 0 errors" \
+	"it counts as ignored, with no error"
+out=$(replay --event convert_assist_complete)
+like "$out" "replayed 1 deliveries.*1 ignored" "replay --event convert_assist_complete selects it"
+is "$(sql "select outcome, error is null from deliveries where id = '$cid'")|$(sql "select count(*) from calls
+	where source = 'acme-callrail'")" "ignored|t|0" "after replay it is still ignored, with no error and no row"
 
 # --- NOTIFY callhook after each commit: from serve (through nginx) and from replay ----------------------------
 _sleeping() { [ "$(sql "select count(*) from pg_stat_activity where query = '$1' and state = 'active'")" = 1 ]; }

@@ -273,13 +273,22 @@ modified(void)
 	CHECK(decode("call_modified", "{\"resource_id\":\"" CALL_ID "\",\"answered\":true,\"voicemail\":false,"
 	    "\"note\":\"Call back Tuesday\",\"tags\":[\"Booked\",\"VIP\"],\"value\":99.5,"
 	    "\"changes\":[\"note\",\"tags\",\"value\"]}", &d) == CH_OK, "call_modified decodes");
-	CHECK(nrows(&d) == 2, "call_modified gives a calls row and a call_events row");
+	CHECK(nrows(&d) == 3, "call_modified gives a calls row, a call_events row and an outcome row");
 	CHECK_STR(field(&d, 0, "table"), "calls", "first the call");
-	CHECK(col(&d, "status") == NULL, "a modification sets no status");
+	CHECK_STR(field(&d, 0, "event_time"), TIME_1000, "the call's columns at the arrival time");
+	CHECK(col(&d, "status") == NULL && col(&d, "answered") == NULL,
+	    "the outcome is not among the columns stamped at the arrival time");
 	CHECK_STR(col(&d, "note"), "Call back Tuesday", "note");
 	CHECK_STR(col(&d, "tags"), "[\"Booked\",\"VIP\"]", "tags as a list of strings");
 	CHECK_STR(col(&d, "value"), "99.5", "numeric value");
-	CHECK_STR(col(&d, "answered"), "true", "answered is read after the call");
+	CHECK_STR(field(&d, 2, "table"), "calls", "the outcome row is a calls row");
+	CHECK_STR(field(&d, 2, "external_id"), CALL_ID, "of the same call");
+	CHECK_STR(field(&d, 2, "event_time"), "1970-01-01T00:00:00.000000Z",
+	    "without a start time the outcome is stamped at the epoch, older than any post-call");
+	CHECK_STR(coln(&d, 2, "status"), "completed", "answered: completed, as at post-call");
+	CHECK_STR(coln(&d, 2, "answered"), "true", "answered is read after the call");
+	CHECK(coln(&d, 2, "note") == NULL && coln(&d, 2, "direction") == NULL,
+	    "the outcome row holds the outcome only");
 	CHECK_STR(field(&d, 1, "table"), "call_events", "then the event");
 	CHECK_STR(field(&d, 1, "op"), "insert", "call_events rows are inserts");
 	CHECK_STR(field(&d, 1, "external_id"), CALL_ID ":call_modified:1714557600123456",
@@ -298,6 +307,17 @@ modified(void)
 	CHECK_STR(field(&d, 1, "external_id"), "5:outbound_call_modified:1000000", "event id");
 	CHECK_STR(coln(&d, 1, "event"), "outbound_call_modified", "event name");
 	CHECK(coln(&d, 1, "detail") == NULL, "no changes, no detail");
+	CHECK_STR(coln(&d, 2, "status"), "missed", "not answered, no voicemail: missed");
+	decoded_clear(&d);
+
+	CHECK(decode("call_modified", "{\"id\":6,\"answered\":\"false\",\"voicemail\":true,\"duration\":\"31\","
+	    "\"start_time\":\"2024-05-01T09:59:58.000-04:00\",\"note\":\"left a message\"}", &d) == CH_OK,
+	    "a modification of a call that went to voicemail decodes");
+	CHECK_STR(coln(&d, 2, "status"), "voicemail", "voicemail, as at post-call");
+	CHECK_STR(coln(&d, 2, "duration_s"), "31", "the duration goes with the outcome");
+	CHECK_STR(field(&d, 2, "event_time"), "2024-05-01T13:59:58.000000Z",
+	    "the outcome is stamped at the call's start, before any post-call (start + duration)");
+	CHECK_STR(field(&d, 0, "event_time"), TIME_1000, "the other columns at the arrival time");
 	decoded_clear(&d);
 }
 
@@ -322,7 +342,7 @@ messages(void)
 	CHECK_STR(col(&d, "message_type"), "mms", "message_type");
 	CHECK_STR(col(&d, "media_urls"), "[\"https://m.example/1.jpg\"]", "media_urls");
 	CHECK_STR(col(&d, "sent_at"), "2024-05-01T10:05:00.000000Z", "sent_at");
-	CHECK_STR(col(&d, "conversation_id"), "SMTthread", "thread_resource_id first");
+	CHECK_STR(col(&d, "conversation_id"), "conv-9", "conversation_id is CallRail's conversation_id");
 	CHECK_STR(col(&d, "tracker_external_id"), "TRK1", "tracker");
 	CHECK(col(&d, "agent") == NULL, "no agent on received messages");
 	decoded_clear(&d);
@@ -337,6 +357,13 @@ messages(void)
 	CHECK_STR(col(&d, "agent"), "Sam Lee", "agent object gives its name");
 	CHECK_STR(col(&d, "media_urls"), "[\"https://m.example/2.png\"]", "a lone media URL becomes a list");
 	CHECK_STR(col(&d, "conversation_id"), "conv-9", "conversation_id");
+	decoded_clear(&d);
+
+	CHECK(decode("text_message_sent", "{\"id\":4412,\"content\":\"Ok\",\"thread_resource_id\":\"SMTthread\"}",
+	    &d) == CH_OK, "a message with a thread but no conversation_id decodes");
+	CHECK(col(&d, "conversation_id") == NULL, "no conversation_id column from thread_resource_id");
+	CHECK_STR(json_find_text(json_find(row(&d, 0), "data"), "thread_resource_id"), "SMTthread",
+	    "thread_resource_id stays in data");
 	decoded_clear(&d);
 }
 
@@ -398,6 +425,14 @@ bad_and_unknown(void)
 	    d.outcome == OUT_IGNORED && d.rows == NULL && d.event && !strcmp(d.event, "convert_assist_complete"),
 	    "an event this decoder does not map is ignored with no rows");
 	decoded_clear(&d);
+	CHECK(decode("x9.Future-Event_v2", "[\"x\",1]", &d) == CH_OK && d.outcome == OUT_IGNORED &&
+	    d.rows == NULL && d.event && !strcmp(d.event, "x9.Future-Event_v2"),
+	    "an unknown event is ignored whatever its JSON, here a list");
+	decoded_clear(&d);
+	CHECK(vendor_callrail.other_events_ignored && !vendor_callscaler.other_events_ignored &&
+	    !vendor_calltracker.other_events_ignored && !vendor_salpre.other_events_ignored &&
+	    !vendor_fonedynamics.other_events_ignored,
+	    "only CallRail takes any event name in the URL");
 	CHECK(decode(NULL, "{\"resource_id\":\"CAL1\"}", &d) == CH_OK && d.outcome == OUT_IGNORED &&
 	    d.rows == NULL && d.event == NULL, "no event in the URL: ignored");
 	decoded_clear(&d);

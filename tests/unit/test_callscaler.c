@@ -300,15 +300,27 @@ in_call(void)
 	CHECK(d.route_args[2] == NULL, "route: a NULL tracking number");
 	decoded_clear(&d);
 
-	CHECK(decode_as("in_call", "POST", BODY_FORM, "From=+13055551212&To=%2B18005551234", &d) ==
-	    CH_ERR_BAD_BODY && strstr(d.error, "\"CallSid\"") && !d.route, "a missing CallSid is named: %s",
-	    d.error);
+	CHECK(decode_as("in_call", "POST", BODY_FORM, "From=+13055551212&To=%2B18005551234", &d) == CH_OK &&
+	    d.outcome == OUT_IGNORED && d.rows == NULL && !d.route && d.event && !strcmp(d.event, "in_call"),
+	    "a form without CallSid names no call: ignored, no row, no routing");
+	decoded_clear(&d);
+	CHECK(decode_as("in_call", "POST", BODY_JSON, "{\"text\":\"New call from +13055551212\"}", &d) ==
+	    CH_OK && d.outcome == OUT_IGNORED && d.rows == NULL && !d.route,
+	    "a Slack-style custom body names no call: ignored");
+	decoded_clear(&d);
+	CHECK(decode_as("in_call", "POST", BODY_JSON, "[1]", &d) == CH_OK && d.outcome == OUT_IGNORED &&
+	    d.rows == NULL, "a JSON list names no call: ignored");
 	decoded_clear(&d);
 	CHECK(decode_as("in_call", "POST", BODY_FORM, "CallSid=a&CallSid=b", &d) == CH_ERR_BAD_BODY &&
 	    strstr(d.error, "CallSid"), "a repeated CallSid is rejected: %s", d.error);
 	decoded_clear(&d);
-	CHECK(decode_as("in_call", "POST", BODY_JSON, "[1]", &d) == CH_ERR_BAD_BODY, "a JSON array is rejected");
+	CHECK(decode_as(NULL, "POST", BODY_JSON, "[1]", &d) == CH_ERR_BAD_BODY,
+	    "a post-call JSON list is rejected");
 	decoded_clear(&d);
+	CHECK(vendor_callscaler.live_event != NULL && !strcmp(vendor_callscaler.live_event, "in_call") &&
+	    vendor_callrail.live_event == NULL && vendor_calltracker.live_event == NULL &&
+	    vendor_salpre.live_event == NULL && vendor_fonedynamics.live_event == NULL,
+	    "only CallScaler's in_call is answered 200 whatever its body");
 }
 
 void test_callscaler(void);
