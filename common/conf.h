@@ -27,6 +27,7 @@ struct config {
 	char *conninfo;
 	char *migrate_conninfo;  /* NULL: use conninfo */
 	char *report_conninfo;   /* NULL: use conninfo */
+	char *erasure_key;       /* HMAC key of callhook.erasures; NULL: forget refuses */
 	size_t max_body;
 	char *spool_dir;
 	int route_timeout_ms;    /* bound on callhook.route_call() */
