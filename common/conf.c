@@ -28,6 +28,8 @@ const struct option_doc config_options[] = {
 	{ "database", "delivery_budget_ms", "3000",
 	  "milliseconds one delivery may spend on the database, retries included (100 to 60000); "
 	  "past it the delivery is spooled" },
+	{ "database", "erasure_key", NULL,
+	  "secret key of the HMAC-SHA256 of each forgotten number in callhook.erasures; forget needs it" },
 	{ "server", "max_body", "1M", "largest accepted request body; larger ones get 413 (suffix k, M)" },
 	{ "server", "spool_dir", "/var/spool/callhook",
 	  "where requests wait while PostgreSQL is unreachable" },
@@ -256,6 +258,8 @@ database_key(struct parse *p, const char *name, const char *v)
 		return set_str(&p->cfg->migrate_conninfo, v);
 	if (!strcmp(name, "report_conninfo"))
 		return set_str(&p->cfg->report_conninfo, v);
+	if (!strcmp(name, "erasure_key"))
+		return set_str(&p->cfg->erasure_key, v);
 	problem(p->cfg, p->line, "unknown key \"%s\" in [database]", name);
 	return true;
 }
@@ -458,6 +462,7 @@ config_free(struct config *cfg)
 	free(cfg->conninfo);
 	free(cfg->migrate_conninfo);
 	free(cfg->report_conninfo);
+	free(cfg->erasure_key);
 	free(cfg->spool_dir);
 	free(cfg);
 }

@@ -31,6 +31,7 @@ struct config {
 	int lock_timeout_ms;
 	int statement_timeout_ms;
 	int delivery_budget_ms;
+	char *erasure_key;       /* HMAC key of callhook.erasures; NULL: forget refuses */
 	size_t max_body;
 	char *spool_dir;
 	int route_timeout_ms;    /* bound on callhook.route_call() */

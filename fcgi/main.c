@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "../common/conf.h"
+#include "../common/forget.h"
 #include "../common/log.h"
 #include "../common/migrate.h"
 #include "../common/replay.h"
@@ -39,6 +40,7 @@ usage(FILE *fp)
 	    "       callhook [-c FILE] report [NAME|all] [--since DATE] [--until DATE] [--source NAME]\n"
 	    "                [--format text|csv|html]\n"
 	    "       callhook [-c FILE] tail [--source NAME] [--vendor V] [--outcome O] [-n N]\n"
+	    "       callhook [-c FILE] forget NUMBER [--dry-run]\n"
 	    "       callhook --help | --version\n"
 	    "\n"
 	    "  serve     answer FastCGI requests (the default)\n"
@@ -47,6 +49,7 @@ usage(FILE *fp)
 	    "  replay    decode stored deliveries again and re-apply their rows\n"
 	    "  report    print a report as text, CSV or HTML (without NAME: list the reports)\n"
 	    "  tail      print the latest deliveries, then each new one as it arrives\n"
+	    "  forget    erase every trace of one caller's phone number (as the schema owner)\n"
 	    "\n"
 	    "  -c FILE   configuration file (default %s, or $CALLHOOK_CONF)\n"
 	    "  -s SOCK   listen on unix:PATH or HOST:PORT instead of fd 0 or systemd's socket\n"
@@ -243,6 +246,8 @@ main(int argc, char **argv)
 		return run_sub(&o, report_main, subc, subv);
 	if (!strcmp(cmd, "tail"))
 		return run_sub(&o, tail_main, subc, subv);
+	if (!strcmp(cmd, "forget"))
+		return run_sub(&o, forget_main, subc, subv);
 	if (subc > 0) {
 		optind = 1;
 		if (parse_opts(subc, subv, "c:s:w:hV", &o, &status) < 0)

@@ -16,6 +16,7 @@ void test_callscaler(void);
 void test_fonedynamics(void);
 void test_docs(void);
 void test_spool(void);
+void test_forget(void);
 
 int
 main(void)
@@ -31,6 +32,7 @@ main(void)
 	test_fonedynamics();
 	test_docs();
 	test_spool();
+	test_forget();
 	printf("1..%d\n", tap_count);
 	printf("# unit: %d passed, %d failed\n", tap_count - tap_failed, tap_failed);
 	return tap_failed ? 1 : 0;
