@@ -71,6 +71,11 @@ struct vendor {
 	const char *const *path_events; /* events named in the URL, NULL-terminated; NULL if the body names them */
 	bool event_required;        /* the URL must name one of path_events */
 	const char *default_cc;     /* country code for numbers without one: "1", "61" */
+	/*
+	 * Paths of JSON objects whose member names may repeat (json_strict.h), NULL-terminated;
+	 * NULL: none. Everywhere else a repeated name makes the body ambiguous and it is rejected.
+	 */
+	const char *const *repeat_ok;
 	/* Fills `out` from `in`. CH_ERR_BAD_BODY with out->error set when the payload is wrong. */
 	enum ch_err (*decode)(const struct delivery_in *in, struct decoded *out);
 };
