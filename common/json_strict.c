@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convert.h"
 #include "json_strict.h"
 
 #define MAX_DEPTH 64		/* json-c stops at 32: deeper text is not what it accepted */
@@ -226,32 +227,6 @@ read_string(struct scan *sc, const char **why, bool *escaped)
 	}
 }
 
-/* Writes code point cp as UTF-8 to out; returns the byte count. */
-static size_t
-put_utf8(char *out, uint32_t cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xC0 | cp >> 6);
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xE0 | cp >> 12);
-		out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | cp >> 18);
-	out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-	out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-	out[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 /* Room for n bytes in the name blocks (a new block when the last one is full), or NULL. */
 static char *
 block_room(struct scan *sc, size_t n)
@@ -285,7 +260,7 @@ unescape_name(struct scan *sc, const char *s, size_t n, size_t *outlen)
 		if (*s != '\\')
 			*o++ = *s++;
 		else if ((s = read_escape(s, end, &cp, &why)) != NULL)
-			o += put_utf8(o, cp);
+			o += conv_utf8_put(cp, o);
 		else
 			break;
 	}

@@ -425,14 +425,11 @@ parse_body(const struct raw_delivery *raw, int kind, struct json_object **doc, c
     size_t errlen)
 {
 	struct json_tokener *tok;
-	const char *why = NULL;
 	size_t end;
 
 	if (kind == BODY_QUERY || kind == BODY_FORM) {
-		*doc = kind == BODY_QUERY ? form_parse(raw->query, strlen(raw->query), &why) :
-		    form_parse(raw->body, raw->body_len, &why);
-		if (*doc == NULL)
-			snprintf(error, errlen, "%s: %s", kind == BODY_QUERY ? "query" : "body", why);
+		*doc = kind == BODY_QUERY ? form_parse(raw->query, strlen(raw->query), error, errlen) :
+		    form_parse(raw->body, raw->body_len, error, errlen);
 		return *doc != NULL;
 	}
 	if (raw->body_len == 0) {
