@@ -67,7 +67,8 @@ json_path_append(char *path, size_t pathlen, size_t used, const char *sep, const
 	used += k;
 	if (n > pathlen - 1 - used)
 		n = pathlen - 1 - used;
-	memcpy(path + used, seg, n);
+	if (n > 0)	/* seg may be NULL when n is 0 (an object before its first name) */
+		memcpy(path + used, seg, n);
 	used += n;
 	path[used] = '\0';
 	return used;

@@ -222,6 +222,8 @@ test_not_json(void)
 	CHECK_STR(check("{\"a\":\"\\u12\"}"), "body: invalid JSON", "not JSON: a short \\u escape");
 	CHECK_STR(check("{\"a\":\"\\x\"}"), "body: invalid JSON", "not JSON: \\x");
 	CHECK_STR(check("}"), "body: invalid JSON", "not JSON: a closing brace first");
+	CHECK_STR(check("{[\"\\ud800\"]}"), "field \"[0]\": contains an unpaired UTF-16 surrogate escape",
+	    "not JSON: an array in an object before any name (fuzz regression)");
 	CHECK_STR(check_n("{\"a\":\"\\ud800\\udc00\"}", 12, NULL), "body: invalid JSON",
 	    "not JSON: a pair cut by len is not read past len");
 }
