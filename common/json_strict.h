@@ -19,9 +19,10 @@
  * items as "[i]" (e.g. "payload.items[2].id"); a member name that is itself wrong appears as
  * written in the body.
  * Returns CH_OK; CH_ERR_BAD_BODY with `error` set, e.g. "field \"payload.call_id\": duplicate
- * member name"; CH_ERR_NOMEM. Text that is not JSON never reads past len, and gives
- * CH_ERR_BAD_BODY "body: invalid JSON". Memory: one entry per member name of the objects still
- * open, plus at most len bytes for unescaped names; freed before returning.
+ * member name"; CH_ERR_NOMEM. Text that is not JSON is never read past len; it may pass, or
+ * give CH_ERR_BAD_BODY "body: invalid JSON" where the scan notices. Memory: a table of names sized when it grows to the
+ * names of the objects then open (names of closed objects are dropped), plus at most len bytes
+ * for unescaped names, all freed before returning.
  */
 enum ch_err json_strict_check(const char *s, size_t len, const char *const *repeat_ok, char *error,
     size_t errlen) MUSTCHECK;
