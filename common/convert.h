@@ -32,6 +32,8 @@ enum conv_res conv_json(struct json_object *, struct json_object **, const char 
 
 bool conv_is_absent(struct json_object *v);
 bool conv_utf8_valid(const char *s, size_t len);
+/* Writes code point cp (below 2^21; not checked) as 1-4 bytes of UTF-8 to out; returns the count. */
+size_t conv_utf8_put(uint32_t cp, char out[4]);
 int conv_parse_time(const char *s, int64_t *usec);
 void conv_format_time(int64_t usec, char out[32]);
 bool conv_e164(const char *number, const char *default_cc, char out[17]);

@@ -3,6 +3,7 @@
  * verbatim after decoding: "Call.From.Country" and "a[]" stay single keys.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,9 @@ hex_value(unsigned char c)
 /*
  * Decodes s[0..len) ('+' is a space, %XX a byte) into dst, which must hold
  * len + 1 bytes, and NUL-terminates it. Returns the decoded length, or -1
- * with *why set on a bad escape, a NUL byte or invalid UTF-8.
+ * with *why set on a bad escape, a NUL byte or invalid UTF-8 (conv_utf8_valid:
+ * overlong forms, surrogates U+D800..U+DFFF and code points above U+10FFFF
+ * are invalid too).
  */
 static long
 pct_decode(const char *s, size_t len, char *dst, const char **why)
@@ -41,7 +44,7 @@ pct_decode(const char *s, size_t len, char *dst, const char **why)
 			dst[n] = s[i];
 		else if (len - i < 3 || (hi = hex_value((unsigned char)s[i + 1])) < 0 ||
 		    (lo = hex_value((unsigned char)s[i + 2])) < 0) {
-			*why = "bad percent-encoding";
+			*why = "has bad percent-encoding";
 			return -1;
 		} else {
 			dst[n] = (char)(hi << 4 | lo);
@@ -125,29 +128,64 @@ add_value(struct json_object *obj, const char *key, const char *val, size_t vall
 	return -1;
 }
 
-/* Decodes pair p into buf (room for keylen + vallen + 2) and adds it to obj. */
-static int
-add_pair(struct json_object *obj, const struct pair *p, char *buf, const char **why)
+/*
+ * The key of p as sent, for an error message ("%C0%AF" shows as sent): bytes outside printable
+ * ASCII, spaces, '"' and '\\' written as %XX; truncated to fit out.
+ */
+static void
+key_as_sent(const struct pair *p, char *out, size_t outlen)
 {
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, n = 0;
+	unsigned char c;
+
+	for (i = 0; i < p->keylen && n + 4 <= outlen; i++) {
+		c = (unsigned char)p->key[i];
+		if (c > 0x20 && c < 0x7F && c != '"' && c != '\\')
+			out[n++] = (char)c;
+		else {
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	out[n] = '\0';
+}
+
+/*
+ * Decodes pair p into buf (room for keylen + vallen + 2) and adds it to obj. On error writes
+ * it, naming the field, to error: 'field "a": is not valid UTF-8', or for a key that does not
+ * decode 'field "%C0%AF": name is not valid UTF-8' (the key as sent).
+ */
+static int
+add_pair(struct json_object *obj, const struct pair *p, char *buf, char *error, size_t errlen)
+{
+	const char *why;
+	char name[100];
 	long klen, vlen;
 	char *val;
 
-	if ((klen = pct_decode(p->key, p->keylen, buf, why)) < 0)
+	if ((klen = pct_decode(p->key, p->keylen, buf, &why)) < 0) {
+		key_as_sent(p, name, sizeof(name));
+		snprintf(error, errlen, "field \"%s\": name %s", name, why);
 		return -1;
+	}
 	val = buf + klen + 1;
-	if ((vlen = pct_decode(p->val, p->vallen, val, why)) < 0)
+	if ((vlen = pct_decode(p->val, p->vallen, val, &why)) < 0) {
+		snprintf(error, errlen, "field \"%s\": %s", buf, why);
 		return -1;
+	}
 	if (klen == 0)
 		return 0;	/* "=x" names nothing */
 	if (add_value(obj, buf, val, (size_t)vlen) == -1) {
-		*why = "out of memory";
+		snprintf(error, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
 }
 
 struct json_object *
-form_parse(const char *s, size_t len, const char **why)
+form_parse(const char *s, size_t len, char *error, size_t errlen)
 {
 	struct json_object *obj;
 	struct pair p;
@@ -157,11 +195,11 @@ form_parse(const char *s, size_t len, const char **why)
 	if ((obj = json_object_new_object()) == NULL ||
 	    (buf = malloc(len + 2)) == NULL) {
 		json_object_put(obj);
-		*why = "out of memory";
+		snprintf(error, errlen, "out of memory");
 		return NULL;
 	}
 	while (next_pair(s, len, &pos, &p)) {
-		if (add_pair(obj, &p, buf, why) == -1) {
+		if (add_pair(obj, &p, buf, error, errlen) == -1) {
 			json_object_put(obj);
 			obj = NULL;
 			break;

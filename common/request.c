@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 
 #include "form.h"
+#include "json_strict.h"
 #include "log.h"
 #include "request.h"
 #include "spool.h"
@@ -447,14 +448,11 @@ parse_body(const struct raw_delivery *raw, int kind, struct json_object **doc, c
     size_t errlen)
 {
 	struct json_tokener *tok;
-	const char *why = NULL;
 	size_t end;
 
 	if (kind == BODY_QUERY || kind == BODY_FORM) {
-		*doc = kind == BODY_QUERY ? form_parse(raw->query, strlen(raw->query), &why) :
-		    form_parse(raw->body, raw->body_len, &why);
-		if (*doc == NULL)
-			snprintf(error, errlen, "%s: %s", kind == BODY_QUERY ? "query" : "body", why);
+		*doc = kind == BODY_QUERY ? form_parse(raw->query, strlen(raw->query), error, errlen) :
+		    form_parse(raw->body, raw->body_len, error, errlen);
 		return *doc != NULL;
 	}
 	if (raw->body_len == 0) {
@@ -495,58 +493,20 @@ parse_body(const struct raw_delivery *raw, int kind, struct json_object **doc, c
 	return false;
 }
 
-/* Appends sep and seg to the path of length used, within pathlen (truncating); returns the new length. */
-static size_t
-path_append(char *path, size_t pathlen, size_t used, const char *sep, const char *seg)
-{
-	const char *parts[2] = { sep, seg };
-	size_t k, n;
-
-	for (k = 0; k < 2; k++) {
-		n = strlen(parts[k]);
-		if (n > pathlen - 1 - used)
-			n = pathlen - 1 - used;
-		memcpy(path + used, parts[k], n);
-		used += n;
-	}
-	path[used] = '\0';
-	return used;
-}
-
-/* "[i]" in buf, for a path. */
-static const char *
-index_text(size_t i, char buf[24])
-{
-	char *p = buf + 23;
-
-	*p = '\0';
-	*--p = ']';
-	do {
-		*--p = (char)('0' + i % 10);
-		i /= 10;
-	} while (i > 0);
-	*--p = '[';
-	return p;
-}
-
 /*
- * Finds values PostgreSQL cannot hold or json-c could not represent: strings
- * with NUL bytes and integers beyond 64 bits. Writes the field path into error.
+ * Finds values json-c could not represent: integers beyond 64 bits, numbers
+ * beyond double range. Writes the field path into error. (NUL escapes and
+ * unpaired surrogates are found in the raw text by json_strict_check().)
  */
 static bool
 check_values(struct json_object *v, char *path, size_t pathlen, size_t used, char *error,
     size_t errlen)
 {
+	const char *idx_text;
 	size_t i, n;
 	char idx[24];
 
 	switch (json_object_get_type(v)) {
-	case json_type_string:
-		if (strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v)) {
-			snprintf(error, errlen, "field \"%s\": contains a NUL byte", path);
-			return false;
-		}
-		return true;
 	case json_type_int:
 		if (json_object_get_int64(v) == INT64_MIN || json_object_get_uint64(v) == UINT64_MAX ||
 		    (json_object_get_int64(v) == INT64_MAX && json_object_get_uint64(v) > INT64_MAX)) {
@@ -562,7 +522,7 @@ check_values(struct json_object *v, char *path, size_t pathlen, size_t used, cha
 		return true;
 	case json_type_object: {
 		json_object_object_foreach(v, key, val) {
-			n = path_append(path, pathlen, used, used ? "." : "", key);
+			n = json_path_append(path, pathlen, used, used ? "." : "", key, strlen(key));
 			if (!check_values(val, path, pathlen, n, error, errlen))
 				return false;
 			path[used] = '\0';
@@ -571,7 +531,8 @@ check_values(struct json_object *v, char *path, size_t pathlen, size_t used, cha
 	}
 	case json_type_array:
 		for (i = 0; i < json_object_array_length(v); i++) {
-			n = path_append(path, pathlen, used, "", index_text(i, idx));
+			idx_text = json_path_index(i, idx);
+			n = json_path_append(path, pathlen, used, "", idx_text, strlen(idx_text));
 			if (!check_values(json_object_array_get_idx(v, i), path, pathlen, n, error, errlen))
 				return false;
 			path[used] = '\0';
@@ -580,24 +541,6 @@ check_values(struct json_object *v, char *path, size_t pathlen, size_t used, cha
 	default:
 		return true;
 	}
-}
-
-/* True when the raw JSON text holds an escaped NUL ("\u0000" not itself escaped). */
-static bool
-has_escaped_nul(const char *s, size_t len)
-{
-	size_t i, bs = 0;
-
-	for (i = 0; i < len; i++) {
-		if (s[i] == '\\') {
-			bs++;
-			continue;
-		}
-		if (bs % 2 == 1 && s[i] == 'u' && i + 4 < len && !memcmp(s + i + 1, "0000", 4))
-			return true;
-		bs = 0;
-	}
-	return false;
 }
 
 /* "<event>:<sha256 of the payload>", or "id:<vendor delivery id>". */
@@ -637,11 +580,13 @@ decode_raw(const struct source *src, const struct raw_delivery *raw, int kind, s
 
 	if (!parse_body(raw, kind, &in.doc, d->error, sizeof(d->error)))
 		return in.doc == NULL && d->error[0] ? CH_ERR_BAD_BODY : CH_ERR_NOMEM;
-	if (kind == BODY_JSON && !check_values(in.doc, path, sizeof(path), 0, d->error, sizeof(d->error)))
+	/* I-JSON first: an ambiguous body is rejected whatever json-c made of it */
+	err = kind == BODY_JSON ? json_strict_check(raw->body, raw->body_len, src->vendor->repeat_ok,
+	    d->error, sizeof(d->error)) : CH_OK;
+	if (err == CH_OK && kind == BODY_JSON &&
+	    !check_values(in.doc, path, sizeof(path), 0, d->error, sizeof(d->error)))
 		err = CH_ERR_BAD_BODY;
-	else if (kind == BODY_JSON && has_escaped_nul(raw->body, raw->body_len))
-		err = bad_body(d, "body: a key contains a NUL byte");
-	else
+	else if (err == CH_OK)
 		err = src->vendor->decode(&in, d);
 	json_object_put(in.doc);
 	return err;

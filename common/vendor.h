@@ -73,6 +73,11 @@ struct vendor {
 	bool other_events_ignored;  /* any other well-formed URL event is taken and stored as ignored */
 	const char *live_event;     /* URL event the caller waits on: always 200 (`{}` when rejected) */
 	const char *default_cc;     /* country code for numbers without one: "1", "61" */
+	/*
+	 * Paths of JSON objects whose member names may repeat (json_strict.h), NULL-terminated;
+	 * NULL: none. Everywhere else a repeated name makes the body ambiguous and it is rejected.
+	 */
+	const char *const *repeat_ok;
 	/* Fills `out` from `in`. CH_ERR_BAD_BODY with out->error set when the payload is wrong. */
 	enum ch_err (*decode)(const struct delivery_in *in, struct decoded *out);
 };

@@ -833,6 +833,9 @@ cr_decode(const struct delivery_in *in, struct decoded *d)
 	return err;
 }
 
+/* VENDORS.md (observed): form_data repeats a field name; every value is kept (scan_form_data). */
+static const char *const cr_repeat_ok[] = { "form_data", NULL };
+
 const struct vendor vendor_callrail = {
 	.name = "callrail",
 	.methods = M_POST,
@@ -841,5 +844,6 @@ const struct vendor vendor_callrail = {
 	.event_required = true,
 	.other_events_ignored = true,	/* CallRail never retries: an unknown event is kept */
 	.default_cc = "1",
+	.repeat_ok = cr_repeat_ok,
 	.decode = cr_decode,
 };

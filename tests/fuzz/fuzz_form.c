@@ -13,11 +13,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *const drop[] = { "token", "a", NULL };
 	char *s = malloc(size + 1), *v;
 	struct json_object *o;
-	const char *why;
+	char error[256];
 
 	memcpy(s, data, size);
 	s[size] = '\0';
-	o = form_parse(s, size, &why);
+	o = form_parse(s, size, error, sizeof(error));
 	json_object_put(o);
 	free(form_get(s, "token"));
 	v = form_without(s, drop);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz harness for a bounded time, seeded from the golden fixtures,
+# Runs every fuzz harness for a bounded time, seeded from the golden fixtures (and
+# tests/fuzz/seeds/<harness>/ where a harness has seeds of its own),
 # after replaying the saved crash regressions. Prints one TAP line per harness.
 # Usage: tests/fuzz/run.sh [SECONDS_EACH]   (run from a configured build tree)
 set -u
@@ -51,6 +52,7 @@ for t in callrail calltracker salpre callscaler fonedynamics; do
 	results+=("fuzz_decode_$t:$src/tests/fixtures/$t")
 done
 results+=("fuzz_form:$src/tests/fixtures/fonedynamics" "fuzz_config:" "fuzz_request:")
+results+=("fuzz_json_strict:$src/tests/fuzz/seeds/json_strict")
 
 # Two at a time: the machine has two cores.
 pids=()

@@ -20,11 +20,11 @@ decode_as(const char *event, const char *method, int kind, const char *body, str
 {
 	struct delivery_in in = { .source = &acme, .event = event, .method = method, .body_kind = kind,
 	    .body = body, .body_len = strlen(body), .received_usec = RECEIVED_USEC };
-	const char *why = NULL;
+	char why[256];
 	enum ch_err err;
 
 	memset(d, 0, sizeof(*d));
-	in.doc = kind == BODY_JSON ? json_tokener_parse(body) : form_parse(body, strlen(body), &why);
+	in.doc = kind == BODY_JSON ? json_tokener_parse(body) : form_parse(body, strlen(body), why, sizeof(why));
 	err = vendor_callscaler.decode(&in, d);
 	json_object_put(in.doc);
 	return err;

@@ -72,6 +72,40 @@ test_absent(void)
 	CHECK(!absent("{}"), "absent: empty object is a value");
 }
 
+/*
+ * Every code point up to U+1FFFFF in its shortest form: valid exactly when it is at most
+ * U+10FFFF and not a surrogate; and every overlong 2-, 3- and 4-byte form: invalid.
+ */
+static void
+test_utf8_exhaustive(void)
+{
+	unsigned long wrong = 0, overlong_ok = 0, surrogates = 0;
+	uint32_t cp;
+	char b[4];
+	size_t n;
+
+	for (cp = 0; cp < 0x200000; cp++) {
+		n = conv_utf8_put(cp, b);
+		if (conv_utf8_valid(b, n) != (cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF)))
+			wrong++;
+		surrogates += cp >= 0xD800 && cp <= 0xDFFF && !conv_utf8_valid(b, n);
+	}
+	for (cp = 0; cp < 0x10000; cp++) {
+		b[0] = (char)0xC0, b[1] = (char)0x80;	/* cp < 0x80 in two bytes */
+		b[0] |= (char)(cp >> 6 & 1), b[1] |= (char)(cp & 0x3F);
+		overlong_ok += cp < 0x80 && conv_utf8_valid(b, 2);
+		b[0] = (char)(0xE0 | cp >> 12), b[1] = (char)(0x80 | (cp >> 6 & 0x3F)),
+		    b[2] = (char)(0x80 | (cp & 0x3F));
+		overlong_ok += cp < 0x800 && conv_utf8_valid(b, 3);
+		b[0] = (char)0xF0, b[1] = (char)(0x80 | cp >> 12), b[2] = (char)(0x80 | (cp >> 6 & 0x3F)),
+		    b[3] = (char)(0x80 | (cp & 0x3F));
+		overlong_ok += conv_utf8_valid(b, 4);	/* F0 80..8F: below U+10000 */
+	}
+	CHECK(wrong == 0, "utf8: all 2,097,152 shortest forms up to U+1FFFFF judged right (%lu wrong)", wrong);
+	CHECK(surrogates == 2048, "utf8: all 2,048 surrogates ED A0 80..ED BF BF invalid (%lu)", surrogates);
+	CHECK(overlong_ok == 0, "utf8: every overlong 2-, 3- and 4-byte form invalid (%lu accepted)", overlong_ok);
+}
+
 static void
 test_utf8(void)
 {
@@ -101,6 +135,7 @@ test_utf8(void)
 	CHECK(!conv_utf8_valid("\xc3\xa9", 1), "utf8: length cuts a sequence");
 	CHECK(!conv_utf8_valid("\xc3(", 2), "utf8: bad continuation");
 	CHECK(!conv_utf8_valid("ok\xe2(\xa1", 5), "utf8: bad continuation in 3-byte");
+	test_utf8_exhaustive();
 }
 
 static void

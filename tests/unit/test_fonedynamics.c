@@ -14,11 +14,11 @@ decode_as(int kind, const char *text, struct decoded *d)
 	struct delivery_in in = { .method = kind == BODY_QUERY ? "GET" : "POST", .body_kind = kind,
 	    .body = kind == BODY_QUERY ? "" : text, .body_len = kind == BODY_QUERY ? 0 : strlen(text),
 	    .received_usec = INT64_C(1714557600000000) };
-	const char *why = NULL;
+	char why[256];
 	enum ch_err err;
 
 	memset(d, 0, sizeof(*d));
-	in.doc = kind == BODY_JSON ? json_tokener_parse(text) : form_parse(text, strlen(text), &why);
+	in.doc = kind == BODY_JSON ? json_tokener_parse(text) : form_parse(text, strlen(text), why, sizeof(why));
 	err = vendor_fonedynamics.decode(&in, d);
 	json_object_put(in.doc);
 	return err;

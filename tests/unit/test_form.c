@@ -12,17 +12,17 @@ void test_form(void);
 
 /*
  * Runs form_parse() on the first `len` bytes of s and renders the result
- * as compact JSON, or "NULL: <why>". Static buffer, valid until the next call.
+ * as compact JSON, or "NULL: <error>". Static buffer, valid until the next call.
  */
 static const char *
 parse_n(const char *s, size_t len)
 {
 	static char buf[512];
 	struct json_object *obj;
-	const char *why = NULL;
+	char error[256] = "(no error)";
 
-	if ((obj = form_parse(s, len, &why)) == NULL) {
-		snprintf(buf, sizeof(buf), "NULL: %s", why != NULL ? why : "(no why)");
+	if ((obj = form_parse(s, len, error, sizeof(error))) == NULL) {
+		snprintf(buf, sizeof(buf), "NULL: %s", error);
 		return buf;
 	}
 	snprintf(buf, sizeof(buf), "%s", json_object_to_json_string_ext(obj,
@@ -96,20 +96,60 @@ test_parse_ok(void)
 static void
 test_parse_bad(void)
 {
-	CHECK_STR(parse("a=%G1"), "NULL: bad percent-encoding", "parse: %%G1");
-	CHECK_STR(parse("a=%4"), "NULL: bad percent-encoding", "parse: %%4 at the end");
-	CHECK_STR(parse("a=%"), "NULL: bad percent-encoding", "parse: %% at the end");
-	CHECK_STR(parse("a=%4&b=1"), "NULL: bad percent-encoding", "parse: %%4 before &");
-	CHECK_STR(parse("%zz=1"), "NULL: bad percent-encoding", "parse: bad escape in key");
-	CHECK_STR(parse_n("a=%41", 4), "NULL: bad percent-encoding", "parse: escape cut by len");
-	CHECK_STR(parse("a=%00"), "NULL: contains a NUL byte", "parse: %%00");
-	CHECK_STR(parse("%00=1"), "NULL: contains a NUL byte", "parse: %%00 in key");
-	CHECK_STR(parse_n("a=x\0y", 5), "NULL: contains a NUL byte", "parse: raw NUL byte");
-	CHECK_STR(parse("a=%FF"), "NULL: is not valid UTF-8", "parse: %%FF");
-	CHECK_STR(parse("a=%C3"), "NULL: is not valid UTF-8", "parse: truncated sequence");
-	CHECK_STR(parse("%C0%AF=1"), "NULL: is not valid UTF-8", "parse: overlong in key");
-	CHECK_STR(parse("a=%ED%A0%80"), "NULL: is not valid UTF-8", "parse: surrogate");
-	CHECK_STR(parse("a=\xff"), "NULL: is not valid UTF-8", "parse: raw FF byte");
+	CHECK_STR(parse("a=%G1"), "NULL: field \"a\": has bad percent-encoding", "parse: %%G1");
+	CHECK_STR(parse("a=%4"), "NULL: field \"a\": has bad percent-encoding", "parse: %%4 at the end");
+	CHECK_STR(parse("a=%"), "NULL: field \"a\": has bad percent-encoding", "parse: %% at the end");
+	CHECK_STR(parse("a=%4&b=1"), "NULL: field \"a\": has bad percent-encoding", "parse: %%4 before &");
+	CHECK_STR(parse("%zz=1"), "NULL: field \"%zz\": name has bad percent-encoding", "parse: bad escape in key");
+	CHECK_STR(parse_n("a=%41", 4), "NULL: field \"a\": has bad percent-encoding", "parse: escape cut by len");
+	CHECK_STR(parse("a=%00"), "NULL: field \"a\": contains a NUL byte", "parse: %%00");
+	CHECK_STR(parse("%00=1"), "NULL: field \"%00\": name contains a NUL byte", "parse: %%00 in key");
+	CHECK_STR(parse_n("a=x\0y", 5), "NULL: field \"a\": contains a NUL byte", "parse: raw NUL byte");
+	CHECK_STR(parse("a=%FF"), "NULL: field \"a\": is not valid UTF-8", "parse: %%FF");
+	CHECK_STR(parse("a=%C3"), "NULL: field \"a\": is not valid UTF-8", "parse: truncated sequence");
+	CHECK_STR(parse("%C0%AF=1"), "NULL: field \"%C0%AF\": name is not valid UTF-8", "parse: overlong in key");
+	CHECK_STR(parse("a=%ED%A0%80"), "NULL: field \"a\": is not valid UTF-8", "parse: surrogate");
+	CHECK_STR(parse("a=\xff"), "NULL: field \"a\": is not valid UTF-8", "parse: raw FF byte");
+	CHECK_STR(parse("\xff\"k=1"), "NULL: field \"%FF%22k\": name is not valid UTF-8",
+	    "parse: raw FF and a quote in a key, shown %%-encoded");
+}
+
+/* Percent-encoded bytes that decode to what UTF-8 forbids: 400 naming the field, key or value. */
+static void
+test_parse_utf8(void)
+{
+	static const char *const bad[][2] = {
+		{ "%ED%A0%80", "U+D800, first high surrogate" },
+		{ "%ED%AF%BF", "U+DBFF, last high surrogate" },
+		{ "%ED%B0%80", "U+DC00, first low surrogate" },
+		{ "%ED%BF%BF", "U+DFFF, last low surrogate" },
+		{ "%ED%A0%BD%ED%B8%80", "CESU-8 pair for U+1F600" },
+		{ "%C0%80", "overlong NUL" },
+		{ "%C1%BF", "overlong U+007F" },
+		{ "%E0%80%AF", "overlong 3-byte /" },
+		{ "%E0%9F%BF", "overlong U+07FF" },
+		{ "%F0%80%80%AF", "overlong 4-byte /" },
+		{ "%F0%8F%BF%BF", "overlong U+FFFF" },
+		{ "%F4%90%80%80", "U+110000" },
+		{ "%F7%BF%BF%BF", "U+1FFFFF" },
+		{ "%F8%88%80%80%80", "5-byte form" },
+		{ "%80", "lone continuation byte" },
+		{ "%E2%82", "truncated 3-byte" },
+	};
+	char q[64], want[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(q, sizeof(q), "Call.Sid=CA1&Call.From=%s", bad[i][0]);
+		CHECK_STR(parse(q), "NULL: field \"Call.From\": is not valid UTF-8", "parse: value %s (%s)",
+		    bad[i][0], bad[i][1]);
+		snprintf(q, sizeof(q), "Call.Sid=CA1&x%s=1", bad[i][0]);
+		snprintf(want, sizeof(want), "NULL: field \"x%s\": name is not valid UTF-8", bad[i][0]);
+		CHECK_STR(parse(q), want, "parse: key %s (%s)", bad[i][0], bad[i][1]);
+	}
+	CHECK_STR(parse("a=%ED%9F%BF%EE%80%80%F4%8F%BF%BF%F0%9F%98%80"),
+	    "{\"a\":\"\xed\x9f\xbf\xee\x80\x80\xf4\x8f\xbf\xbf\xf0\x9f\x98\x80\"}",
+	    "parse: U+D7FF, U+E000, U+10FFFF, U+1F600 are fine");
 }
 
 static void
@@ -159,6 +199,7 @@ test_form(void)
 {
 	test_parse_ok();
 	test_parse_bad();
+	test_parse_utf8();
 	test_get();
 	test_without();
 }
