@@ -17,6 +17,7 @@ setup_tmp
 trap _clone_cleanup EXIT
 _clone_cleanup() {
 	local rc=$?
+	set +e
 	[ -z "$CLONE_USER" ] || userdel "$CLONE_USER" >/dev/null 2>&1 || diag "userdel $CLONE_USER failed"
 	(exit "$rc")
 	_cleanup
