@@ -5,7 +5,9 @@
 # Use from a test script:   . "$(dirname "$0")/../lib.sh"; setup_tmp; pg_start; write_config; ...; done_testing
 # Every wait is bounded by $WAIT_S seconds, and the EXIT trap stops whatever is still running.
 # When run as root, PostgreSQL and callhook run as nobody (callhook refuses root; initdb does too) and the
-# nginx master runs as root with workers as nobody. Otherwise everything runs as the calling user.
+# nginx master runs as root with workers as nobody. Otherwise everything runs as the calling user. What those
+# nobody processes read or write lives in $T under /tmp (the binary is copied there), never in the clone,
+# which may be in a directory nobody cannot enter (tests/integration/clone.sh).
 #
 # Environment: CALLHOOK (binary, default ./callhook of the repo), CALLHOOK_WRAPPER (e.g. "valgrind -q
 # --error-exitcode=99", put before the binary for serve), CALLHOOK_KEEP_TMP=1 (keep the temp dir),

@@ -14,6 +14,14 @@ run() {
 	OUT=$(callhook_run "$@" 2>&1) && RC=0 || RC=$?
 }
 
+# has_line LINE DESCRIPTION: one line of $OUT is exactly LINE.
+has_line() {
+	local line=$1
+	shift
+	ok 'grep -qxF -- "$line" <<<"$OUT"' "$*"
+	grep -qxF -- "$line" <<<"$OUT" || _got_want "$OUT" "(a line) $line"
+}
+
 # --- --version, --help ----------------------------------------------------------------------------------
 version=$(sed -n 's/^AC_INIT(\[callhook\], *\[\([^]]*\)\].*/\1/p' "$REPO/configure.ac")
 [ -n "$version" ] || bail_out "configure.ac has AC_INIT([callhook], [VERSION])"
@@ -33,7 +41,8 @@ conf=$T/callhook.conf
 
 run -c "$conf" check
 ok '[ "$RC" -ne 0 ]' "check exits non-zero before the schema exists"
-like "$OUT" '.' "check says what is wrong before the schema exists"
+has_line "$conf: database: cannot read the schema (is it reachable, and has \"callhook migrate\" run?)" \
+	"check says what is wrong before the schema exists"
 
 callhook_run -c "$conf" migrate >"$T/m1.log" 2>&1 &
 m1=$!
@@ -118,18 +127,16 @@ is "$RC" 0 "check accepts comments after values, as in DESIGN.md's sample"
 like "$OUT" '/hooks/acme-calltracker/' "check lists acme-calltracker with its URL path"
 
 # --- check on configs with mistakes -----------------------------------------------------------------------
-# expect_mistake FILE LINE WORD DESCRIPTION: $OUT names FILE and LINE, on a line that mentions WORD.
+# expect_mistake FILE LINE MESSAGE DESCRIPTION: one line of $OUT is exactly "FILE:LINE: MESSAGE".
 expect_mistake() {
-	local at word=$3
-	at=$(grep -E -- "$1(:| line |, line )$2([^0-9]|\$)" <<<"$OUT" || true)
-	ok '[ -n "$at" ] && grep -qiF -- "$word" <<<"$at"' "$4: the message names $(basename "$1"):$2 and '$3'"
+	has_line "$1:$2: $3" "$4: the message is $(basename "$1"):$2: $3"
 }
 # line_of FILE ERE [N]: the number of the Nth line of FILE matching ERE.
 line_of() { grep -nE -- "$2" "$1" | sed -n "${3:-1}p" | cut -d: -f1; }
 
 
-# mistake NAME WORD ERE N DESCRIPTION <CONFIG: check $T/NAME.conf (the config, from stdin); expect the one
-# mistake on the Nth line matching ERE, named with WORD.
+# mistake NAME MESSAGE ERE N DESCRIPTION <CONFIG: check $T/NAME.conf (the config, from stdin); expect the
+# one mistake on the Nth line matching ERE, reported as MESSAGE.
 mistake() {
 	local f=$T/$1.conf
 	cat >"$f"
@@ -138,7 +145,7 @@ mistake() {
 	expect_mistake "$f" "$(line_of "$f" "$3" "$4")" "$2" "$5"
 	unlike "$OUT" "$TOKEN" "$5: the token is not printed"
 }
-mistake unknown-key colour '^colour' 1 "unknown key in [server]" <<EOF
+mistake unknown-key 'unknown key "colour" in [server]' '^colour' 1 "unknown key in [server]" <<EOF
 [database]
 conninfo = host=$T/pg dbname=callhook user=callhook_w
 
@@ -151,7 +158,7 @@ spool_dir = $T/spool
 vendor = calltracker
 token = $TOKEN
 EOF
-mistake bad-size max_body '^max_body' 1 "max_body = 12Q" <<EOF
+mistake bad-size 'max_body: invalid size "12Q" (expected e.g. 1M, 512k)' '^max_body' 1 "max_body = 12Q" <<EOF
 [database]
 conninfo = host=$T/pg dbname=callhook user=callhook_w
 
@@ -163,7 +170,7 @@ spool_dir = $T/spool
 vendor = calltracker
 token = $TOKEN
 EOF
-mistake no-vendor vendor '^\[source novendor\]' 1 "source without vendor" <<EOF
+mistake no-vendor 'source novendor: missing vendor' '^\[source novendor\]' 1 "source without vendor" <<EOF
 [database]
 conninfo = host=$T/pg dbname=callhook user=callhook_w
 
@@ -173,7 +180,7 @@ spool_dir = $T/spool
 [source novendor]
 token = $TOKEN
 EOF
-mistake duplicate twice '^\[source twice\]' 2 "two [source twice] sections" <<EOF
+mistake duplicate 'duplicate [source twice]' '^\[source twice\]' 2 "two [source twice] sections" <<EOF
 [database]
 conninfo = host=$T/pg dbname=callhook user=callhook_w
 
@@ -188,7 +195,8 @@ token = $TOKEN
 vendor = calltracker
 allow_unauthenticated = yes
 EOF
-mistake no-credentials nocreds '^\[source nocreds\]' 1 "source without credentials" <<EOF
+NOCREDS='no credentials (set signing_key, token, header or basic_auth, or allow_unauthenticated = yes)'
+mistake no-credentials "source nocreds: $NOCREDS" '^\[source nocreds\]' 1 "source without credentials" <<EOF
 [database]
 conninfo = host=$T/pg dbname=callhook user=callhook_w
 
@@ -231,18 +239,19 @@ vendor = calltracker
 EOF
 run -c "$f" check
 ok '[ "$RC" -ne 0 ]' "five mistakes: check exits non-zero"
-expect_mistake "$f" 6 max_body "five mistakes: max_body = 12Q"
-expect_mistake "$f" 7 colour "five mistakes: unknown key"
-expect_mistake "$f" 10 vendor "five mistakes: source without vendor"
-expect_mistake "$f" 17 twice "five mistakes: duplicate source"
-expect_mistake "$f" 21 nocreds "five mistakes: source without credentials"
+expect_mistake "$f" 6 'max_body: invalid size "12Q" (expected e.g. 1M, 512k)' "five mistakes: max_body = 12Q"
+expect_mistake "$f" 7 'unknown key "colour" in [server]' "five mistakes: unknown key"
+expect_mistake "$f" 10 'source novendor: missing vendor' "five mistakes: source without vendor"
+expect_mistake "$f" 17 'duplicate [source twice]' "five mistakes: duplicate source"
+expect_mistake "$f" 21 "source nocreds: $NOCREDS" "five mistakes: source without credentials"
 unlike "$OUT" "$TOKEN" "five mistakes: the token is not printed"
 
 # --- serve refuses root -----------------------------------------------------------------------------------
 if [ "$IS_ROOT" = 1 ]; then
 	OUT=$(cd "$T" && timeout 5 "$CH" -c "$conf" serve -s "unix:$T/root.sock" -w 1 </dev/null 2>&1) && RC=0 || RC=$?
 	ok '[ "$RC" -ne 0 ] && [ "$RC" -ne 124 ]' "serve as root exits non-zero at once"
-	like "$OUT" 'root' "serve as root says why"
+	like "$OUT" '^callhook\[[0-9]+\]: ERROR: refusing to run as root: start serve as an unprivileged user \(systemd User=, spawn-fcgi -u\)$' \
+		"serve as root says why"
 else
 	diag "not root: serve's refusal to run as root is not checked"
 fi

@@ -22,7 +22,8 @@
 #   step by <case>.N.expect; <case>.expect is checked at the end.
 #   <vendor>/sources.conf, if present, is appended to the config ([source …] sections the cases post to);
 #   the Call Tracker sources "ct" (token s3cret-token) and "ct-open" are always there (tests/lib.sh).
-# Before each case every table in schema callhook except the migrations bookkeeping is truncated.
+# Before each case the data tables (deliveries and the normalized tables) are emptied and their ids restarted;
+# what migrate wrote stays, so ingest() checks every column a decoder emits, as in production.
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -54,12 +55,25 @@ is "$rc" 0 "callhook check accepts the golden test config"
 callhook_start 2 || bail_out "callhook serve starts"
 nginx_start || bail_out "nginx starts"
 
-# truncate_all: empty every callhook table but the migrations bookkeeping, restarting the id sequences.
-truncate_all() {
+# reset_data: empty the tables that hold what deliveries brought (deliveries and every table with a
+# "source" column: the normalized ones), restarting their ids. What migrate wrote stays: the migrations
+# bookkeeping and callhook._row_columns, the columns ingest() accepts (emptied, it would accept any).
+reset_data() {
 	local tables
-	tables=$(sql_strict "select string_agg(format('%I.%I', schemaname, tablename), ', ')
-		from pg_tables where schemaname = 'callhook' and tablename !~ '(migration|version)'")
-	[ -z "$tables" ] || sql_strict "truncate $tables restart identity cascade" >/dev/null
+	tables=$(sql_strict "select string_agg(format('%I.%I', c.table_schema, c.table_name), ', ')
+		from information_schema.columns as c
+		join information_schema.tables as t using (table_schema, table_name)
+		where c.table_schema = 'callhook' and c.column_name = 'source' and t.table_type = 'BASE TABLE'")
+	[ -n "$tables" ] || bail_out "schema callhook has tables with a source column"
+	sql_strict "truncate $tables restart identity" >/dev/null
+}
+
+# sql_error QUERY: the first line psql prints for QUERY with VERBOSITY verbose: "ERROR:  SQLSTATE: message"
+# when it fails (empty when it succeeds).
+sql_error() {
+	PGOPTIONS='-c search_path=callhook,public -c timezone=UTC -c client_min_messages=warning' \
+		psql -X -q -At -v VERBOSITY=verbose -h "$T/pg" -U postgres -d callhook -c "$1" 2>&1 >/dev/null |
+		head -n 1
 }
 
 # load_meta FILE [inherit]: read a .meta file into M_* variables (inherit: keep values not mentioned).
@@ -174,7 +188,7 @@ run_case() {
 	local case=$2 dir=$FIX/$1 name="$1/$2" steps=() n step_label failed_before=$TAP_FAILED
 	local log_lines
 	log_lines=$(wc -l <"$T/callhook.log")
-	truncate_all
+	reset_data
 	load_meta "$dir/$case.meta"
 	[ -n "$M_path" ] || bail_out "$dir/$case.meta has a path"
 	if [ -f "$dir/$case.body" ]; then
@@ -216,6 +230,23 @@ for v in "${vendors[@]}"; do
 		ncases=$((ncases + 1))
 	done
 done
+
+# After the resets, ingest() still knows the accepted columns: a decoder's misspelled column fails, as it
+# would in production (22023, a 500), instead of passing unnoticed. calls has 45 columns a row may set (54 in
+# sql/001_schema.sql less the 9 every normalized table has).
+reset_data
+is "$(sql "select count(*) from _row_columns")" 8 "after the resets, _row_columns still lists the 8 normalized tables"
+is "$(sql "select count(*) from _row_columns, jsonb_object_keys(cols) where tbl = 'calls'")|$(sql "select count(*) - 9
+	from pg_attribute where attrelid = 'callhook.calls'::regclass and attnum > 0 and not attisdropped")" "45|45" \
+	"after the resets, _row_columns still holds the 45 columns of calls a row may set, as the schema has them"
+is "$(sql_error "select * from callhook.ingest('ct', 'calltracker', 'call_completed', 'POST', 'application/json',
+	'', '{}', 'x', 'golden-misspelled', 'stored', null,
+	'[{\"table\": \"calls\", \"external_id\": \"C1\", \"cols\": {\"status\": \"completed\", \"caller_numbr\": \"+15555550100\"}}]',
+	'2026-01-01T00:00:00Z')")" \
+	'ERROR:  22023: callhook.ingest: row 1: "caller_numbr" is not a column callhook.calls accepts' \
+	"after the resets, a row naming a misspelled column fails with 22023 naming the column"
+is "$(sql "select count(*) from deliveries")|$(sql "select count(*) from calls")" "0|0" \
+	"the failed ingest() stored neither the delivery nor the call"
 
 if [ ${#FAILED_CASES[@]} -gt 0 ]; then
 	diag "${#FAILED_CASES[@]} of $ncases cases failed: ${FAILED_CASES[*]}"

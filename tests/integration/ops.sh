@@ -54,10 +54,15 @@ is "$HTTP_STATUS" 200 "the new source answers after the reload"
 
 # A broken config is refused; the old one keeps serving.
 echo "bogus_key = 1" >>"$T/callhook.conf"
+bogus_line=$(wc -l <"$T/callhook.conf")
 kill -HUP "$CALLHOOK_PID"
 wait_until 10 grep -q 'configuration not reloaded' "$T/callhook.log"
-like "$(cat "$T/callhook.log")" "unknown key \"bogus_key\"" "the refused config's problem is logged with its line"
-like "$(cat "$T/callhook.log")" "configuration not reloaded: keeping the old one" "the broken config is refused"
+# log_lines TEXT: how many lines of the log are exactly TEXT
+log_lines() { grep -cxF -- "$1" "$T/callhook.log" || true; }
+is "$(log_lines "callhook[$CALLHOOK_PID]: ERROR: $T/callhook.conf:$bogus_line: unknown key \"bogus_key\" in [source added]")" 1 \
+	"the refused config's problem is logged with its line"
+is "$(log_lines "callhook[$CALLHOOK_PID]: ERROR: configuration not reloaded: keeping the old one")" 1 \
+	"the broken config is refused"
 post POST /hooks/added -H 'Content-Type: application/json' --data '{"type":"call.received","data":{"id":"n2"}}'
 is "$HTTP_STATUS" 200 "the old configuration keeps serving"
 ok "pid_alive $CALLHOOK_PID" "serve is still running"

@@ -158,7 +158,7 @@ req 200 "CallRail signature" POST "$CP/pre_call" "${JSON[@]}" -H "Signature: $(s
 	--data-binary "@$R/pre_call.body"
 req 400 "right signature, bad duration" POST "$CP/post_call" "${JSON[@]}" \
 	-H "Signature: $(sign "$S_KEY" "$R/bad_duration.body")" --data-binary "@$R/bad_duration.body"
-like "$(resp_field error)" duration "right signature, bad duration: the error names the field"
+is "$(resp_field error)" 'field \"duration\": expected an integer' "right signature, bad duration: the error names the field"
 for k in "${S_KEY}x" "${S_KEY%?}" "${S_KEY^^}" " $S_KEY"; do
 	req 401 "signature made with a near-miss key ${k//$S_KEY/<key>}" POST "$CP/post_call" "${JSON[@]}" \
 		-H "Signature: $(sign "$k" "$R/post_call_answered.body")" --data-binary "@$R/post_call_answered.body"
@@ -249,7 +249,13 @@ signing_key $B5
 EOF
 callhook_run -c "$T/broken.conf" check >"$T/check-broken.out" 2>&1 && rc=0 || rc=$?
 is "$rc" 1 "callhook check fails on the broken config"
-like "$(cat "$T/check-broken.out")" 'broken.conf' "the broken config's problems name the file"
+L=$(grep -n '^\[source sec-broken\]$' "$T/broken.conf" | cut -d: -f1)
+is "$(head -n 6 "$T/check-broken.out")" "$T/broken.conf:$((L + 2)): unknown key \"tokn\" in [source sec-broken]
+$T/broken.conf:$((L + 3)): source sec-broken: header must be \"Name: value\"
+$T/broken.conf:$((L + 4)): source sec-broken: basic_auth must be \"user:password\"
+$T/broken.conf:$((L + 5)): unknown key \"X-Api-Key\" in [source sec-broken]
+$T/broken.conf:$((L + 6)): syntax error
+5 problems found" "the broken config's problems name the file, the line and what is wrong"
 for b in "$B1" "$B2" "$B3" "$B4" "$B5"; do
 	is "$(grep -caF -- "$b" "$T/check-broken.out" || true)" 0 "callhook check on a broken config does not print the value ${b:0:13}…"
 done
