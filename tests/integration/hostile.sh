@@ -273,7 +273,7 @@ utf8_case "lone continuation byte" 1106 $'\x80' 'body: invalid JSON at byte 159:
 f=$(mk utf8key.json "$(call_body 1107 $'"k\xfe":1')")
 bad; send "$f"; rejected "invalid UTF-8 in a key" 'body: invalid JSON at byte 145: invalid utf-8 string' "$f"
 f=$(mk lonesur.json "$(call_body 1108 '"caller_name":"a\ud800b"')")
-bad; send "$f"; rejected "a lone surrogate escape \\ud800" '^field \\"data\.caller_name\\": contains an unpaired UTF-16 surrogate escape$' "$f"
+bad; send "$f"; rejected "a lone surrogate escape \\ud800" 'field \"data.caller_name\": contains an unpaired UTF-16 surrogate escape' "$f"
 is "$(sql "select count(*) from calls where external_id = '1108'")" 0 "a lone surrogate escape: no call stored"
 f=$(mk utf8ok.json "$(call_body 1109 '"caller_name":"Zoë Ünïcödé 日本 😀"')")
 send "$f"
@@ -288,7 +288,7 @@ bad; send "$f"; rejected "\\u0000 in an array element" 'field \"data.pages_visit
 f=$(mk nul3.json "$(call_body 1203 '"webhook_meta":{"inner":{"deep":"\u0000"}}')")
 bad; send "$f"; rejected "\\u0000 in a nested unmapped field" 'field \"data.webhook_meta.inner.deep\": contains a NUL byte' "$f"
 f=$(mk nul4.json "$(call_body 1204 '"caller_name\u0000x":"Mallory"')")
-bad; send "$f"; rejected "\\u0000 in a key" 'body: a key contains a NUL byte' "$f"
+bad; send "$f"; rejected "\\u0000 in a key" 'field \"data.caller_name\\u0000x\": member name contains a NUL byte' "$f"
 is "$(sql "select count(*) from calls where external_id = '1204'")" 0 "a key with \\u0000 is not read as the key before it"
 
 # --- 7. integers beyond 64 bits -----------------------------------------------------------------------
@@ -473,11 +473,11 @@ done
 
 # --- 14. duplicate keys (ambiguous: json-c keeps the last, other parsers the first; I-JSON) -----------------
 f=$(mk dup1.json '{"type":"call.finished","object":"call","type":"call.received","data":{"id":1901,"status":"ringing","timestamp":"2019-03-09T09:09:51Z"}}')
-bad; send "$f"; rejected 'duplicate "type"' '^field \\"type\\": duplicate member name$' "$f"
+bad; send "$f"; rejected 'duplicate "type"' 'field \"type\": duplicate member name' "$f"
 f=$(mk dup2.json '{"type":"call.received","data":{"id":1902,"caller_name":"First"},"data":{"id":1903,"caller_name":"Second","timestamp":"2019-03-09T09:09:51Z"}}')
-bad; send "$f"; rejected 'duplicate "data"' '^field \\"data\\": duplicate member name$' "$f"
+bad; send "$f"; rejected 'duplicate "data"' 'field \"data\": duplicate member name' "$f"
 f=$(mk dup3.json '{"type":"call.received","data":{"id":1904,"id":1905,"caller_name":"A","caller_name":"B","timestamp":"2019-03-09T09:09:51Z"}}')
-bad; send "$f"; rejected 'duplicate keys inside data' '^field \\"data\.id\\": duplicate member name$' "$f"
+bad; send "$f"; rejected 'duplicate keys inside data' 'field \"data.id\": duplicate member name' "$f"
 is "$(sql "select count(*) from calls where external_id in ('1901', '1902', '1903', '1904', '1905')")" 0 \
 	"duplicate keys: no call stored from any of them"
 

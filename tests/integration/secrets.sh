@@ -174,7 +174,7 @@ req 401 "missing signature" POST "$CP/post_call" "${JSON[@]}" --data-binary "@$R
 # --- refused before or without credentials ------------------------------------------------------------------
 req 404 "unknown source with the token" POST "/hooks/nope?token=$S_TOKEN" "${JSON[@]}" -H "X-Api-Key: $S_HEADER" \
 	-u "user:$S_BASIC" --data-binary "@$F/call_finished.body"
-req 404 "unknown CallRail event with a right signature" POST "$CP/not_an_event" "${JSON[@]}" \
+req 404 "ill-formed CallRail event with a right signature" POST "$CP/.not_an_event" "${JSON[@]}" \
 	-H "Signature: $(sign "$S_KEY" "$R/pre_call.body")" --data-binary "@$R/pre_call.body"
 req 405 "GET with the token" GET "$TP?token=$S_TOKEN"
 req 415 "text/plain with the token" POST "$TP?token=$S_TOKEN" -H 'Content-Type: text/plain' --data-binary "@$F/call_finished.body"
