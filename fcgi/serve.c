@@ -1,7 +1,8 @@
 /*
  * The FastCGI process model: a parent that owns the listening socket, forks
  * workers, restarts those that die, drains the spool and reloads on SIGHUP;
- * workers that accept, answer and finish in-flight requests on SIGTERM.
+ * workers that accept, answer and finish in-flight requests on SIGTERM. With
+ * -w 0 (under mod_fcgid) one process does all of it except the forking.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -205,25 +206,53 @@ handle(FCGX_Request *fr, const struct config *cfg, struct store *st)
 	request_free(&req);
 }
 
+/* Replays the spool when it holds anything; *st is connected on first use. */
 static void
-worker(int listen_fd, const struct config *cfg)
+drain_spool(const struct config *cfg, struct store **st)
+{
+	int n;
+
+	if (spool_depth(cfg->spool_dir) <= 0)
+		return;
+	if (*st == NULL && (*st = store_new(cfg->conninfo)) == NULL)
+		return;
+	if ((n = spool_drain(cfg, *st)) > 0)
+		log_msg(LOG_INFO, "replayed %d spooled requests", n);
+}
+
+/*
+ * Accepts and answers requests until SIGTERM, which is deliverable only while waiting, so a request in
+ * flight is finished first. With `drains`, this process also replays the spool (under the spool's lock)
+ * at start-up and at most once a second between requests: there is no parent to do it. Returns the
+ * exit status.
+ */
+static int
+serve_requests(int listen_fd, const struct config *cfg, bool drains)
 {
 	struct store *st = store_new(cfg->conninfo);
 	struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+	struct timespec tick = { .tv_sec = 1 };
 	FCGX_Request fr;
 	sigset_t open_mask;
 	unsigned long reconnects = 0;
+	time_t drained = 0;
 
 	sigemptyset(&open_mask);
-	if (st == NULL || FCGX_InitRequest(&fr, listen_fd, 0) != 0)
-		_exit(1);
+	if (st == NULL || FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
+		store_free(st);
+		return 1;
+	}
 	while (!got_term) {
+		if (drains && time(NULL) != drained) {
+			drain_spool(cfg, &st);
+			drained = time(NULL);
+		}
 		/*
 		 * Wait, with SIGTERM deliverable, for the next request: on the listening socket, or on
 		 * the connection nginx kept open (fastcgi_keep_conn).
 		 */
 		pfd.fd = fr.ipcFd >= 0 ? fr.ipcFd : listen_fd;
-		if (ppoll(&pfd, 1, NULL, &open_mask) <= 0)
+		if (ppoll(&pfd, 1, drains ? &tick : NULL, &open_mask) <= 0)
 			continue;
 		if (got_term)
 			break;
@@ -235,7 +264,13 @@ worker(int listen_fd, const struct config *cfg)
 		reconnects = store_reconnects(st);
 	}
 	store_free(st);
-	_exit(0);
+	return 0;
+}
+
+static void
+worker(int listen_fd, const struct config *cfg)
+{
+	_exit(serve_requests(listen_fd, cfg, false));
 }
 
 struct pool {
@@ -357,36 +392,30 @@ reload(struct pool *p)
 	log_msg(LOG_INFO, "configuration reloaded: restarting workers");
 }
 
+/* Blocks the signals serve handles, so that they arrive only where it waits for them; *mask: those. */
 static void
-drain_spool(struct pool *p, struct store **st)
+block_signals(sigset_t *mask)
 {
-	int n;
-
-	if (spool_depth(p->cfg->spool_dir) <= 0)
-		return;
-	if (*st == NULL && (*st = store_new(p->cfg->conninfo)) == NULL)
-		return;
-	if ((n = spool_drain(p->cfg, *st)) > 0)
-		log_msg(LOG_INFO, "replayed %d spooled requests", n);
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, mask, NULL);
 }
 
 static int
 run_pool(struct pool *p)
 {
 	struct store *st = NULL;
-	sigset_t mask, old;
+	sigset_t mask;
 	int i, sig;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, &old);
+	block_signals(&mask);
 	for (i = 0; i < p->n; i++)
 		spawn(p, i);
 	while (!got_term) {
-		drain_spool(p, &st);
+		drain_spool(p->cfg, &st);
 		if ((sig = sigtimedwait(&mask, NULL, &(struct timespec){ .tv_sec = 1 })) > 0)
 			on_signal(sig);
 		reap(p, !got_term);
@@ -398,6 +427,21 @@ run_pool(struct pool *p)
 	stop_all(p);
 	store_free(st);
 	return 0;
+}
+
+/*
+ * -w 0: this process answers requests itself, for a spawner that starts, counts and retires its
+ * processes (Apache's mod_fcgid): no workers, no parent; SIGHUP is ignored (the spawner starts new
+ * processes with the new config).
+ */
+static int
+run_single(int listen_fd, const struct config *cfg)
+{
+	sigset_t mask;
+
+	block_signals(&mask);
+	log_msg(LOG_INFO, "serving as a single process, %zu sources", cfg->nsources);
+	return serve_requests(listen_fd, cfg, true);
 }
 
 /* The listening socket: -s, systemd's LISTEN_FDS, or fd 0 from spawn-fcgi. */
@@ -456,9 +500,13 @@ serve(struct config *cfg, const char *listen_spec, int workers)
 	signal(SIGPIPE, SIG_IGN);
 	if ((metrics = metrics_create()) == NULL)
 		log_msg(LOG_WARNING, "could not map shared memory: metrics disabled");
-	nworkers = workers;
-	log_msg(LOG_INFO, "serving with %d workers, %zu sources", workers, cfg->nsources);
-	rc = run_pool(&p);
+	nworkers = workers > 0 ? workers : 1;
+	if (workers == 0)
+		rc = run_single(p.listen_fd, cfg);
+	else {
+		log_msg(LOG_INFO, "serving with %d workers, %zu sources", workers, cfg->nsources);
+		rc = run_pool(&p);
+	}
 	config_free(p.cfg);
 	return rc;
 }
