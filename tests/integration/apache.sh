@@ -304,7 +304,20 @@ load_verify() {
 	is "$twice" 0 "fcgid load: no delivery is stored twice (0 duplicated)"
 }
 
+# readme_block N: the Nth \`\`\`apache block of README.md.
+readme_block() {
+	awk -v n="$1" '/^```apache$/ { i++; on = (i == n); next } /^```$/ { on = 0 } on' "$REPO/README.md"
+}
+
+# directives FILE: deploy/apache/FILE without its comments and blank lines.
+directives() { grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$REPO/deploy/apache/$1"; }
+
 # --- setup --------------------------------------------------------------------------------------------
+
+is "$(readme_block 1)" "$(directives callhook.conf)" \
+	"README's mod_proxy_fcgi block is deploy/apache/callhook.conf without its comments"
+is "$(readme_block 2)" "$(directives callhook-fcgid.conf)" \
+	"README's mod_fcgid block is deploy/apache/callhook-fcgid.conf without its comments"
 
 setup_tmp
 trap _apache_cleanup EXIT
@@ -354,10 +367,10 @@ python3 "$REPO/tests/load/load.py" --port "$APACHE_PORT" --token "$TOKEN" -n "$N
 	--out "$T/load.tsv" >"$T/load.out" 2>&1 &
 LOAD_PID=$!
 kills=0 victims=()
-# kill a busy-looking spawned callhook each time another eighth of the load is stored
+# kill a spawned callhook (8 clients keep them busy) each time another eighth of the load is stored
 for i in 1 2 3; do
 	wait_until 30 under_way $((N * i / 8)) || break
-	victim=$(callhooks | sed -n "${i}p")
+	victim=$(callhooks | sed -n 1p)
 	[ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null && kills=$((kills + 1)) && victims+=(-e "callhook($victim) ")
 done
 ok '[ "$kills" -ge 2 ]' "fcgid load: spawned callhook processes were killed with SIGKILL under load ($kills)"
