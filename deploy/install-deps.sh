@@ -2,7 +2,7 @@
 # Install what callhook needs to build, test and run its demo on Debian 12, with apt-get; idempotent.
 # Installs only what is missing (and runs `apt-get update` only then); as root, or through sudo.
 # With --test, also what the test suite uses (sanitizers, fuzzers, valgrind, packaging, a browser, the
-# benchmark's load generator).
+# benchmark's load generator, Apache with mod_fcgid).
 set -euo pipefail
 
 packages=(
@@ -17,6 +17,7 @@ if [ "${1:-}" = --test ]; then
 		clang libclang-rt-14-dev valgrind python3 openssl git
 		mandoc debhelper dpkg-dev fakeroot lintian systemd
 		netcat-openbsd chromium wrk time
+		apache2 libapache2-mod-fcgid
 	)
 fi
 

@@ -53,7 +53,8 @@ usage(FILE *fp)
 	    "\n"
 	    "  -c FILE   configuration file (default %s, or $CALLHOOK_CONF)\n"
 	    "  -s SOCK   listen on unix:PATH or HOST:PORT instead of fd 0 or systemd's socket\n"
-	    "  -w N      worker processes (default: number of CPUs)\n"
+	    "  -w N      worker processes (default: number of CPUs); 0: no workers, this process\n"
+	    "            answers itself (for Apache's mod_fcgid, which counts processes)\n"
 	    "  --conninfo CONNINFO  migrate: connect with this instead of the configured one\n",
 	    DEFAULT_CONF);
 }
@@ -167,9 +168,9 @@ cmd_serve(const struct opts *o)
 		config_free(cfg);
 		return 1;
 	}
-	if (workers <= 0)
+	if (workers < 0)
 		workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	if (workers <= 0)
+	if (workers <= 0 && o->workers < 0)
 		workers = 2;
 	return serve(cfg, o->listen, workers);
 }
@@ -192,8 +193,8 @@ parse_opts(int argc, char **argv, const char *optstring, struct opts *o, int *st
 		case 's': o->listen = optarg; break;
 		case 'w':
 			o->workers = atoi(optarg);
-			if (o->workers < 1 || o->workers > 256) {
-				fprintf(stderr, "callhook: -w takes 1 to 256\n");
+			if (o->workers < 0 || o->workers > 256 || (o->workers == 0 && strcmp(optarg, "0"))) {
+				fprintf(stderr, "callhook: -w takes 0 to 256\n");
 				return *status = 2, -1;
 			}
 			break;
@@ -227,7 +228,7 @@ run_sub(const struct opts *o, int (*fn)(const struct config *, int, char **), in
 int
 main(int argc, char **argv)
 {
-	struct opts o = { .conf = getenv("CALLHOOK_CONF") };
+	struct opts o = { .conf = getenv("CALLHOOK_CONF"), .workers = -1 };
 	const char *cmd = "serve";
 	int status = 0, subc;
 	char **subv;

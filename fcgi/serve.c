@@ -1,7 +1,8 @@
 /*
  * The FastCGI process model: a parent that owns the listening socket, forks
  * workers, restarts those that die, drains the spool and reloads on SIGHUP;
- * workers that accept, answer and finish in-flight requests on SIGTERM.
+ * workers that accept, answer and finish in-flight requests on SIGTERM. With
+ * -w 0 (under mod_fcgid) one process does all of it except the forking.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -206,25 +207,60 @@ handle(FCGX_Request *fr, const struct config *cfg, struct store *st)
 	request_free(&req);
 }
 
-static void
-worker(int listen_fd, const struct config *cfg)
+/*
+ * Replays the spool for at most DRAIN_BUDGET_MS, so that the caller keeps
+ * reaping workers, answering signals or serving requests; *st is connected on
+ * first use. True when files are left that the next call can take at once
+ * (the budget ran out, nothing failed).
+ */
+static bool
+drain_spool(const struct config *cfg, struct store **st)
+{
+	struct spool_drained d;
+
+	if (spool_depth(cfg->spool_dir) <= 0)
+		return false;
+	if (*st == NULL && (*st = store_new(cfg)) == NULL)
+		return false;
+	spool_drain(cfg, *st, DRAIN_BUDGET_MS, &d);
+	if (d.replayed > 0)
+		log_msg(LOG_INFO, "replayed %d spooled requests", d.replayed);
+	return d.more;
+}
+
+/*
+ * Accepts and answers requests until SIGTERM, which is deliverable only while waiting, so a request in
+ * flight is finished first. With `drains`, this process also replays the spool (under the spool's lock)
+ * at start-up and at most once a second between requests: there is no parent to do it. Returns the
+ * exit status.
+ */
+static int
+serve_requests(int listen_fd, const struct config *cfg, bool drains)
 {
 	struct store *st = store_new(cfg);
 	struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+	struct timespec tick = { .tv_sec = 1 };
 	FCGX_Request fr;
 	sigset_t open_mask;
 	unsigned long reconnects = 0;
+	time_t drained = 0;
 
 	sigemptyset(&open_mask);
-	if (st == NULL || FCGX_InitRequest(&fr, listen_fd, 0) != 0)
-		_exit(1);
+	if (st == NULL || FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
+		store_free(st);
+		return 1;
+	}
 	while (!got_term) {
+		if (drains && time(NULL) != drained) {
+			(void)drain_spool(cfg, &st);
+			drained = time(NULL);
+		}
 		/*
 		 * Wait, with SIGTERM deliverable, for the next request: on the listening socket, or on
 		 * the connection nginx kept open (fastcgi_keep_conn).
 		 */
 		pfd.fd = fr.ipcFd >= 0 ? fr.ipcFd : listen_fd;
-		if (ppoll(&pfd, 1, NULL, &open_mask) <= 0)
+		if (ppoll(&pfd, 1, drains ? &tick : NULL, &open_mask) <= 0)
 			continue;
 		if (got_term)
 			break;
@@ -236,7 +272,13 @@ worker(int listen_fd, const struct config *cfg)
 		reconnects = store_reconnects(st);
 	}
 	store_free(st);
-	_exit(0);
+	return 0;
+}
+
+static void
+worker(int listen_fd, const struct config *cfg)
+{
+	_exit(serve_requests(listen_fd, cfg, false));
 }
 
 struct pool {
@@ -358,44 +400,31 @@ reload(struct pool *p)
 	log_msg(LOG_INFO, "configuration reloaded: restarting workers");
 }
 
-/*
- * Replays the spool for at most DRAIN_BUDGET_MS, so that the parent keeps
- * reaping workers and answering signals. True when files are left that the
- * next call can take at once (the budget ran out, nothing failed).
- */
-static bool
-drain_spool(struct pool *p, struct store **st)
+/* Blocks the signals serve handles, so that they arrive only where it waits for them; *mask: those. */
+static void
+block_signals(sigset_t *mask)
 {
-	struct spool_drained d;
-
-	if (spool_depth(p->cfg->spool_dir) <= 0)
-		return false;
-	if (*st == NULL && (*st = store_new(p->cfg)) == NULL)
-		return false;
-	spool_drain(p->cfg, *st, DRAIN_BUDGET_MS, &d);
-	if (d.replayed > 0)
-		log_msg(LOG_INFO, "replayed %d spooled requests", d.replayed);
-	return d.more;
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, mask, NULL);
 }
 
 static int
 run_pool(struct pool *p)
 {
 	struct store *st = NULL;
-	sigset_t mask, old;
+	sigset_t mask;
 	int i, sig;
 	bool more;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, &old);
+	block_signals(&mask);
 	for (i = 0; i < p->n; i++)
 		spawn(p, i);
 	while (!got_term) {
-		more = drain_spool(p, &st);
+		more = drain_spool(p->cfg, &st);
 		if ((sig = sigtimedwait(&mask, NULL, &(struct timespec){ .tv_sec = more ? 0 : 1 })) > 0)
 			on_signal(sig);
 		reap(p, !got_term);
@@ -407,6 +436,21 @@ run_pool(struct pool *p)
 	stop_all(p);
 	store_free(st);
 	return 0;
+}
+
+/*
+ * -w 0: this process answers requests itself, for a spawner that starts, counts and retires its
+ * processes (Apache's mod_fcgid): no workers, no parent; SIGHUP is ignored (the spawner starts new
+ * processes with the new config).
+ */
+static int
+run_single(int listen_fd, const struct config *cfg)
+{
+	sigset_t mask;
+
+	block_signals(&mask);
+	log_msg(LOG_INFO, "serving as a single process, %zu sources", cfg->nsources);
+	return serve_requests(listen_fd, cfg, true);
 }
 
 /* The listening socket: -s, systemd's LISTEN_FDS, or fd 0 from spawn-fcgi. */
@@ -465,9 +509,13 @@ serve(struct config *cfg, const char *listen_spec, int workers)
 	signal(SIGPIPE, SIG_IGN);
 	if ((metrics = metrics_create()) == NULL)
 		log_msg(LOG_WARNING, "could not map shared memory: metrics disabled");
-	nworkers = workers;
-	log_msg(LOG_INFO, "serving with %d workers, %zu sources", workers, cfg->nsources);
-	rc = run_pool(&p);
+	nworkers = workers > 0 ? workers : 1;
+	if (workers == 0)
+		rc = run_single(p.listen_fd, cfg);
+	else {
+		log_msg(LOG_INFO, "serving with %d workers, %zu sources", workers, cfg->nsources);
+		rc = run_pool(&p);
+	}
 	config_free(p.cfg);
 	return rc;
 }

@@ -4,7 +4,10 @@
 
 #include "conf.h"
 
-/* Runs until SIGTERM; returns the process exit status. Takes ownership of cfg. */
+/*
+ * Runs until SIGTERM with `workers` prefork workers, or as one process when 0; returns the process
+ * exit status. Takes ownership of cfg.
+ */
 int serve(struct config *cfg, const char *listen_spec, int workers);
 
 #endif

@@ -88,7 +88,7 @@ is "$status" "install ok installed" "dpkg -i installs callhook"
 is "$(/usr/sbin/callhook --version)" "callhook $VERSION" "/usr/sbin/callhook --version"
 for f in /usr/share/man/man8/callhook.8.gz /usr/share/man/man5/callhook.conf.5.gz \
 	/usr/share/callhook/sql/001_schema.sql /usr/share/doc/callhook/examples/apache/callhook.conf \
-	/usr/share/doc/callhook/copyright; do
+	/usr/share/doc/callhook/examples/apache/callhook-fcgid.conf /usr/share/doc/callhook/copyright; do
 	ok '[ -s "$f" ]' "installed $f"
 done
 ok 'zcat /usr/share/man/man8/callhook.8.gz | mandoc -Tlint -W warning >/dev/null 2>&1' \
@@ -143,6 +143,33 @@ nginx -t -q -p "$T/nginx-t/" -c "$T/nginx-t/nginx.conf" -e "$T/nginx-t/error.log
 	rc=0 || rc=$?
 is "$rc" 0 "nginx -t accepts the installed snippet and upstream"
 [ "$rc" = 0 ] || diag "$(cat "$T/nginx-t/out")"
+
+# The installed Apache examples parse, each in a virtual host, with the modules their comments enable
+# (Debian's apache2ctl, its envvars, this config instead of /etc/apache2/apache2.conf).
+if [ -x /usr/sbin/apache2ctl ]; then
+	mkdir -p "$T/apache-t"
+	{
+		for m in mpm_event authz_core authz_host alias setenvif proxy proxy_fcgi fcgid; do
+			echo "Include /etc/apache2/mods-available/$m.load"
+		done
+		echo "Include /etc/apache2/mods-available/fcgid.conf"
+		echo "ServerName localhost"
+		echo "ErrorLog \${APACHE_LOG_DIR}/error.log"
+		echo "Listen 127.0.0.1:1"
+		echo "Listen 127.0.0.1:2"
+		echo "<VirtualHost 127.0.0.1:1>"
+		echo "    Include /usr/share/doc/callhook/examples/apache/callhook.conf"
+		echo "</VirtualHost>"
+		echo "<VirtualHost 127.0.0.1:2>"
+		echo "    Include /usr/share/doc/callhook/examples/apache/callhook-fcgid.conf"
+		echo "</VirtualHost>"
+	} >"$T/apache-t/httpd.conf"
+	APACHE_ARGUMENTS="-f $T/apache-t/httpd.conf" apache2ctl -t >"$T/apache-t/out" 2>&1 && rc=0 || rc=$?
+	is "$rc" 0 "apache2ctl -t accepts the installed mod_proxy_fcgi and mod_fcgid examples"
+	[ "$rc" = 0 ] || diag "$(cat "$T/apache-t/out")"
+else
+	echo "ok $((TAP_N += 1)) - # skip apache2ctl is not installed (deploy/install-deps.sh --test)"
+fi
 
 # --- end to end with the installed binary --------------------------------------------------------------
 
