@@ -3,6 +3,7 @@
  * payload, is_test} with six events (vendor-docs/salpre.txt "Event Types and Examples";
  * VENDORS.md "Salpre").
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,46 +225,44 @@ sp_lifecycle(const struct sp_event *ev, const struct sp_ctx *c, struct decoded *
 	return CH_OK;
 }
 
-#define SEQ_TIE_BITS 11	/* seq = (second mod 2^20) << 11 | 11 bits of the turn's hash: an int */
-#define SEQ_SECONDS (INT64_C(1) << (31 - SEQ_TIE_BITS))
+#define SEQ_TIE_BITS 31	/* seq = (second mod 2^32) << 31 | 31 bits of the turn's hash: a bigint */
 
-/* 32-bit FNV-1a of `s` (NULL as ""), continuing from h, and of a NUL after it. */
-static uint32_t
-fnv1a(uint32_t h, const char *s)
+/* 64-bit FNV-1a of `s` (NULL as ""), continuing from h, and of a NUL after it. */
+static uint64_t
+fnv1a(uint64_t h, const char *s)
 {
 	for (; s != NULL && *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h * 16777619u;
+		h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
+	return h * UINT64_C(1099511628211);
 }
 
 /*
  * The seq of a live turn whose columns are in `seg`. Salpre gives a turn no index and times it
- * to the second, and transcript_segments.seq is an integer, so a turn is numbered by its second
- * (its own time, spoken_at; else the event's timestamp_utc or arrival, `event_usec`) modulo 2^20
- * (about 12 days) in the high bits, and 11 bits of a hash of its speaker and text below:
- *   - turns sort in spoken order, second by second (but for a call that spans the moment the
- *     second wraps, once every 12 days);
+ * to the second, so a turn is numbered by its second (its own time, spoken_at; else the event's
+ * timestamp_utc or arrival, `event_usec`), modulo 2^32 (until 2106), in the high bits of the
+ * bigint, and 31 bits of a hash of its speaker and text below:
+ *   - turns sort in spoken order, second by second;
  *   - two different turns in one second, in one delivery or in two, get different seqs (unless
- *     their hashes meet, 1 pair in 2048), so neither overwrites the other;
+ *     their 31-bit hashes meet, one pair in two billion), so neither overwrites the other;
  *   - a turn sent again (same speaker, text and second, even in an envelope with a new
  *     timestamp_utc) gets the same seq and merges into its row: no duplicate. A turn without a
  *     time of its own is numbered by its event's time, so only a resend with the same
  *     timestamp_utc merges.
  * call_ended's full transcript replaces these partial turns with seq 1..n.
  */
-static int
+static int64_t
 live_seq(struct json_object *seg, int64_t event_usec)
 {
 	const char *spoken = json_find_text(seg, "spoken_at");
 	int64_t usec = event_usec, sec;
-	uint32_t h;
+	uint64_t h;
 
 	if (spoken != NULL && conv_parse_time(spoken, &usec) != 0)
 		usec = event_usec;
 	sec = usec / 1000000 - (usec % 1000000 < 0);
-	sec = ((sec % SEQ_SECONDS) + SEQ_SECONDS) % SEQ_SECONDS;
-	h = fnv1a(fnv1a(2166136261u, json_find_text(seg, "speaker")), json_find_text(seg, "text"));
-	return (int)((sec << SEQ_TIE_BITS) | ((h ^ (h >> SEQ_TIE_BITS)) & ((1u << SEQ_TIE_BITS) - 1)));
+	h = fnv1a(fnv1a(UINT64_C(14695981039346656037), json_find_text(seg, "speaker")),
+	    json_find_text(seg, "text"));
+	return (int64_t)(((uint64_t)sec & UINT32_MAX) << SEQ_TIE_BITS | h >> (64 - SEQ_TIE_BITS));
 }
 
 /* Adds one live segment row "<call id>:<seq>" from `turn`, numbered by live_seq(). */
@@ -273,7 +272,7 @@ live_segment(const struct sp_ctx *c, const char *id, struct json_object *turn, c
 {
 	struct json_object *row, *cols;
 	char ext[160];
-	int seq;
+	int64_t seq;
 	enum ch_err err;
 
 	row = row_new("transcript_segments", id, c->t, c->is_test, turn);
@@ -283,9 +282,9 @@ live_segment(const struct sp_ctx *c, const char *id, struct json_object *turn, c
 	if ((err = turn_cols(turn, where, cols, d)) != CH_OK)
 		return err;
 	seq = live_seq(cols, c->t_usec);
-	snprintf(ext, sizeof(ext), "%s:%d", id, seq);
+	snprintf(ext, sizeof(ext), "%s:%" PRId64, id, seq);
 	json_object_object_add(row, "external_id", json_object_new_string(ext));
-	json_object_object_add(cols, "seq", json_object_new_int(seq));
+	json_object_object_add(cols, "seq", json_object_new_int64(seq));
 	return CH_OK;
 }
 

@@ -196,10 +196,10 @@ live_transcript(void)
 	CHECK_STR(col(&d, 0, "caller_number"), "+905555555555", "numbers from payload.call");
 	CHECK_STR(field(&d, 1, "table"), "transcript_segments", "a segment row");
 	CHECK(field(&d, 1, "op") == NULL, "a plain upsert");
-	CHECK_STR(field(&d, 1, "external_id"), "1:227556264", "<call id>:<seq>");
+	CHECK_STR(field(&d, 1, "external_id"), "1:238609881183429", "<call id>:<seq>");
 	CHECK_STR(col(&d, 1, "call_external_id"), "1", "call_external_id");
-	CHECK_STR(col(&d, 1, "seq"), "227556264",
-	    "seq: the turn's own second (111111) << 11 | 11 bits of the hash of speaker and text");
+	CHECK_STR(col(&d, 1, "seq"), "238609881183429",
+	    "seq: the turn's own second (111111) << 31 | 31 bits of the hash of speaker and text");
 	CHECK_STR(col(&d, 1, "speaker"), "customer", "speaker");
 	CHECK_STR(col(&d, 1, "text"), "Merhaba, \xc4\xb0stanbul'dan ar\xc4\xb1yorum", "text byte for byte");
 	CHECK_STR(col(&d, 1, "spoken_at"), "1970-01-02T06:51:51.000000Z", "the turn's own time");
@@ -208,31 +208,31 @@ live_transcript(void)
 
 	CHECK(decode(ENV("transcript", "1760084630", "{\"call\":{\"id\":\"9\"},\"type\":\"ai\","
 	    "\"transcript\":\"Tamam\"}", "false"), &d) == CH_OK, "a first turn without a time decodes");
-	CHECK_STR(col(&d, 1, "seq"), "1175762832", "seq from the event's timestamp_utc (mod 2^20) and the hash");
+	CHECK_STR(col(&d, 1, "seq"), "3779752963219345943", "seq from the event's timestamp_utc and the hash");
 	CHECK(col(&d, 1, "spoken_at") == NULL, "no spoken_at");
 	decoded_clear(&d);
 
 	CHECK(decode(ENV("transcript", "1760084630", "{\"call_id\":3,\"type\":\"ai\",\"transcript\":\"x\"}",
 	    "false"), &d) == CH_OK, "a transcript with the lifecycle spelling payload.call_id decodes");
-	CHECK_STR(field(&d, 1, "external_id"), "3:1175762010", "the id is found under either spelling");
+	CHECK_STR(field(&d, 1, "external_id"), "3:3779752962126760050", "the id is found under either spelling");
 	decoded_clear(&d);
 
 	CHECK(decode(ENV("transcript", "1760084630", "{\"call\":{\"id\":9},\"transcript\":["
 	    "{\"type\":\"ai\",\"message\":\"A\"},{\"type\":\"customer\",\"transcript\":\"B\"}]}", "false"), &d) ==
 	    CH_OK && nrows(&d) == 3, "a list of live turns gives one segment each");
-	CHECK_STR(field(&d, 1, "external_id"), "9:1175762392", "listed turns are numbered like single ones");
-	CHECK_STR(field(&d, 2, "external_id"), "9:1175761689", "two turns of one second get two seqs");
+	CHECK_STR(field(&d, 1, "external_id"), "9:3779752962129321330", "listed turns are numbered like single ones");
+	CHECK_STR(field(&d, 2, "external_id"), "9:3779752962813155000", "two turns of one second get two seqs");
 	CHECK_STR(col(&d, 2, "text"), "B", "their text");
 	decoded_clear(&d);
 
-	turn_seq(ENV("transcript", "1760084630", TURN9("ai", "\"Bir saniye\""), "false"), "1175760990",
+	turn_seq(ENV("transcript", "1760084630", TURN9("ai", "\"Bir saniye\""), "false"), "3779752962375563860",
 	    "a turn");
 	turn_seq(ENV("transcript", "1760084630", TURN9("ai", "\"Hemen bak\xc4\xb1yorum\""), "false"),
-	    "1175762465", "another turn in the same second, in another delivery: another seq");
-	turn_seq(ENV("transcript", "1760084631", TURN9("ai", "\"A\""), "false"), "1175764440",
+	    "3779752964079793796", "another turn in the same second, in another delivery: another seq");
+	turn_seq(ENV("transcript", "1760084631", TURN9("ai", "\"A\""), "false"), "3779752964276804978",
 	    "a turn one second later sorts after every turn of the second before");
 	turn_seq(ENV("transcript", "1760084699", TURN9("customer",
-	    "\"Merhaba, \xc4\xb0stanbul'dan ar\xc4\xb1yorum\",\"timestamp_utc\":\"111111\""), "false"), "227556264",
+	    "\"Merhaba, \xc4\xb0stanbul'dan ar\xc4\xb1yorum\",\"timestamp_utc\":\"111111\""), "false"), "238609881183429",
 	    "the first example's turn again with a new envelope timestamp_utc: the same seq, no duplicate");
 }
 
