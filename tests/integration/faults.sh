@@ -8,20 +8,6 @@ N=${FAULT_REQUESTS:-5000}
 
 start_stack 2
 
-# load_run NAME: N requests in the background; their results in $T/NAME.tsv.
-load_run() {
-	python3 "$REPO/tests/load/load.py" --port "$NGINX_PORT" --token "$TOKEN" -n "$N" -c 8 --seconds 150 \
-		--out "$T/$1.tsv" >"$T/$1.out" 2>&1 &
-	LOAD_PID=$!
-}
-
-# under_way N: at least N deliveries stored; 2 (give up) once the load has ended.
-under_way() {
-	[ "$(sql "select count(*) from callhook.deliveries")" -ge "$1" ] && return 0
-	pid_alive "$LOAD_PID" || return 2
-	return 1
-}
-
 spool_empty() { [ -z "$(ls -A "$T/spool" 2>/dev/null | grep '\.req$')" ]; }
 
 # statuses TSV: the HTTP statuses answered in TSV and how many times each, e.g. "200=4995 502=5" (0: none).
@@ -89,16 +75,8 @@ verify pgdown
 # 2. Workers killed with SIGKILL several times during the load.
 reset_db
 load_run kill
-kills=0
-# kill a worker each time another 3/20 of the load is stored, whatever the machine's speed
-for i in 1 4 7 10 13; do
-	wait_until 30 under_way $((N * i / 20)) || break
-	pid_alive "$LOAD_PID" || break
-	victim=$(children_of "$CALLHOOK_PID" | head -n 1)
-	# when root, $CALLHOOK_PID is setpriv's exec'd callhook parent itself
-	[ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null && kills=$((kills + 1))
-done
-wait "$LOAD_PID"
+kill_workers_under_load "$CALLHOOK_PID"
+kills=$KILLS
 diag "kill: $kills workers killed with SIGKILL"
 ok "[ $kills -ge 3 ]" "kill: workers were killed at least three times while the load was running"
 two_workers() { [ "$(children_of "$CALLHOOK_PID" | wc -l)" -eq 2 ]; }
