@@ -2,12 +2,16 @@
 # Several hosts, one database: two callhook serve parents ("host 1" and "host 2"), each with its own config,
 # spool_dir and socket, behind one nginx upstream that lists both sockets the way the shipped
 # callhook-upstream.conf lists one, against one PostgreSQL. Both hosts migrate at once; then bounded loads
-# while PostgreSQL is stopped and restarted (both hosts spool, each drains its own spool) and while host 1's
-# workers are killed with SIGKILL (nginx resends to another listing, often the other host). Nothing
+# while PostgreSQL is stopped and restarted (both hosts spool, each drains its own spool), while host 1's
+# workers are killed with SIGKILL (nginx resends to another listing, often the other host), with host 1
+# stopped while still listed (its 502s counted), and with host 1 taken out of the upstream first. Nothing
 # acknowledged may be lost or stored twice. Prints the figures as TAP comments.
 . "$(dirname "$0")/../lib.sh"
 N=${HOSTS_REQUESTS:-5000}
 W=2 # workers per host
+# each listing's parameters: the shipped file's, unless HOSTS_LISTING says otherwise (to compare, e.g.
+# HOSTS_LISTING="max_fails=1 fail_timeout=10s")
+LISTING=${HOSTS_LISTING:-max_fails=0}
 declare -A HOST_PID=()
 
 # stop_all (replaces lib.sh's): both hosts, nginx, PostgreSQL.
@@ -39,6 +43,22 @@ host_stop() {
 	callhook_stop
 }
 
+# nginx_reload: write nginx.conf for $NGINX_SOCKETS with each listing's parameters $LISTING, SIGHUP, and
+# wait until the old workers have gone.
+nginx_reload() {
+	local old
+	old=$(children_of "$NGINX_PID")
+	nginx_write_conf "$NGINX_PORT"
+	sed -i "s/ max_fails=0;\$/ $LISTING;/" "$T/nginx/nginx.conf"
+	kill -HUP "$NGINX_PID"
+	# shellcheck disable=SC2086
+	wait_until "$WAIT_S" _all_gone $old
+}
+_all_gone() {
+	local p
+	for p in "$@"; do ! pid_alive "$p" || return 1; done
+}
+
 setup_tmp
 EXTRA_LOGS="$T/h1/callhook.log $T/h2/callhook.log"
 pg_start || bail_out "PostgreSQL did not start"
@@ -67,8 +87,11 @@ host_start 1 || bail_out "host 1 did not start"
 host_start 2 || bail_out "host 2 did not start"
 NGINX_SOCKETS="$T/h1/callhook.sock $T/h2/callhook.sock"
 nginx_start || bail_out "nginx did not start"
-is "$(grep -c "server unix:$T/h[12]/callhook.sock max_fails=0;" "$T/nginx/nginx.conf")" 6 \
-	"the upstream lists each host's socket three times, as the shipped file lists one"
+if [ "$LISTING" != max_fails=0 ]; then
+	nginx_reload || bail_out "nginx did not reload with $LISTING"
+fi
+is "$(grep -c "server unix:$T/h[12]/callhook.sock $LISTING;" "$T/nginx/nginx.conf")" 6 \
+	"the upstream lists each host's socket three times ($LISTING), as the shipped file lists one"
 is "$(grep -o "unix:$T/h[12]" "$T/nginx/nginx.conf" | sed "s|unix:$T/||" | tr '\n' ' ')" "h1 h2 h1 h2 h1 h2 " \
 	"the hosts alternate in the upstream, so a resend goes to the other host"
 
@@ -161,20 +184,6 @@ ok "wait_until 10 host1_workers" "kill: host 1's parent restarted the killed wor
 is "$(children_of "${HOST_PID[2]}" | sort | tr '\n' ' ')" "$h2_workers" "kill: host 2's workers are the same processes"
 verify kill
 is "$NON200" 0 "kill: 0 answers other than 200 (nginx resent what a killed worker left unanswered)"
-
-# nginx_reload: write nginx.conf for $NGINX_SOCKETS, SIGHUP, and wait until the old workers have gone.
-nginx_reload() {
-	local old
-	old=$(children_of "$NGINX_PID")
-	nginx_write_conf "$NGINX_PORT"
-	kill -HUP "$NGINX_PID"
-	# shellcheck disable=SC2086
-	wait_until "$WAIT_S" _all_gone $old
-}
-_all_gone() {
-	local p
-	for p in "$@"; do ! pid_alive "$p" || return 1; done
-}
 
 # C. Host 1 stopped while nginx still lists it: a request that meets host 1's socket is sent to another
 # listing; nginx's round robin is shared by concurrent requests, so one request's three tries can all meet
