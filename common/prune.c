@@ -39,12 +39,12 @@ prune_describe(const struct config *cfg, FILE *fp)
 	fprintf(fp, " (keep_bodies, keep_deliveries)\n");
 }
 
-/* "1234567 (1.2 MB)": a byte count as printed by prune. */
+/* "1234567 (1.2 MB)": a byte count as printed by prune, in kB at least. */
 static void
 print_bytes(const char *label, const char *n)
 {
-	double v = strtod(n, NULL);
-	const char *unit[] = { "B", "kB", "MB", "GB", "TB" };
+	double v = strtod(n, NULL) / 1000;
+	const char *unit[] = { "kB", "MB", "GB", "TB", "PB" };
 	int u = 0;
 
 	while (v >= 1000 && u < 4) {
