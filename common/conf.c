@@ -30,6 +30,11 @@ const struct option_doc config_options[] = {
 	  "past it the delivery is spooled" },
 	{ "database", "erasure_key", NULL,
 	  "secret key of the HMAC-SHA256 of each forgotten number in callhook.erasures; forget needs it" },
+	{ "database", "keep_bodies", "0",
+	  "days raw delivery bodies are kept (0 to 36500; 0: forever); prune empties older ones" },
+	{ "database", "keep_deliveries", "0",
+	  "days delivery rows and their dedup keys are kept (0 to 36500; 0: forever); prune drops "
+	  "the whole months older than that" },
 	{ "server", "max_body", "1M", "largest accepted request body; larger ones get 413 (suffix k, M)" },
 	{ "server", "spool_dir", "/var/spool/callhook",
 	  "where requests wait while PostgreSQL is unreachable" },
@@ -243,6 +248,8 @@ database_key(struct parse *p, const char *name, const char *v)
 		{ "lock_timeout", 10, 60000, offsetof(struct config, lock_timeout_ms) },
 		{ "statement_timeout", 100, 600000, offsetof(struct config, statement_timeout_ms) },
 		{ "delivery_budget_ms", 100, 60000, offsetof(struct config, delivery_budget_ms) },
+		{ "keep_bodies", 0, 36500, offsetof(struct config, keep_bodies_days) },
+		{ "keep_deliveries", 0, 36500, offsetof(struct config, keep_deliveries_days) },
 	};
 	size_t i;
 

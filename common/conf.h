@@ -32,6 +32,8 @@ struct config {
 	int statement_timeout_ms;
 	int delivery_budget_ms;
 	char *erasure_key;       /* HMAC key of callhook.erasures; NULL: forget refuses */
+	int keep_bodies_days;    /* retention horizons of prune, in days; 0: keep forever */
+	int keep_deliveries_days;
 	size_t max_body;
 	char *spool_dir;
 	int route_timeout_ms;    /* bound on callhook.route_call() */

@@ -64,6 +64,18 @@ db_connect(const struct db_params *p, char *why, size_t whylen)
 	return NULL;
 }
 
+bool
+db_command(PGconn *conn, const char *sql)
+{
+	PGresult *r = PQexec(conn, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		fprintf(stderr, "callhook: %s failed: %s", sql, PQerrorMessage(conn));
+	PQclear(r);
+	return ok;
+}
+
 enum db_failure
 db_classify(const PGconn *conn, const PGresult *r)
 {

@@ -29,6 +29,13 @@ struct pg_conn *db_connect(const struct db_params *p, char *why, size_t whylen) 
 /* Pins search_path and sets `settings` (as in db_params) on an open connection, e.g. after PQreset(). */
 bool db_session(struct pg_conn *conn, const char *const *settings) MUSTCHECK;
 
+/*
+ * Runs `sql`, a statement without parameters or rows (BEGIN, COMMIT, ...);
+ * false, with the statement and libpq's message on stderr, when it failed.
+ * For the command-line tools, not for serve.
+ */
+bool db_command(struct pg_conn *conn, const char *sql);
+
 /* What a failed statement calls for, as pgbench's getSQLErrorStatus() decides it. */
 enum db_failure {
 	DB_RETRY,       /* 40001, 40P01, 55P03 lock_not_available, 57014 query_canceled: run it again */

@@ -20,6 +20,7 @@
 #include <openssl/hmac.h>
 
 #include "convert.h"
+#include "db.h"
 #include "forget.h"
 #include "spool.h"
 #include "vendor.h"
@@ -396,18 +397,6 @@ array_literal(char *const *formats)
 	return out;
 }
 
-static bool
-exec_cmd(PGconn *conn, const char *sql)
-{
-	PGresult *r = PQexec(conn, sql);
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-
-	if (!ok)
-		fprintf(stderr, "callhook: %s failed: %s", sql, PQerrorMessage(conn));
-	PQclear(r);
-	return ok;
-}
-
 static void
 print_error(const PGresult *r, PGconn *conn)
 {
@@ -470,16 +459,16 @@ static bool
 forget_all(PGconn *conn, struct run *run)
 {
 	printf("%s %s:\n", run->dry_run ? "would forget" : "forgetting", run->e164);
-	if (!exec_cmd(conn, "BEGIN"))
+	if (!db_command(conn, "BEGIN"))
 		return false;
 	if (!forget_rows(conn, run)) {
-		exec_cmd(conn, "ROLLBACK");
+		db_command(conn, "ROLLBACK");
 		return false;
 	}
 	print_spool(run);
 	if (run->dry_run)
-		return exec_cmd(conn, "ROLLBACK");
-	if (!exec_cmd(conn, "COMMIT"))
+		return db_command(conn, "ROLLBACK");
+	if (!db_command(conn, "COMMIT"))
 		return false;
 	if (!remove_hits(&run->spool)) {
 		fprintf(stderr, "callhook: the database part is done; remove the files above, or run forget "

@@ -18,7 +18,7 @@
 
 #define SELECT_SQL \
 	"SELECT id, source, event, method, content_type, coalesce(query, ''), headers::text, body, " \
-	"(extract(epoch FROM received_at) * 1000000)::bigint FROM callhook.deliveries " \
+	"(extract(epoch FROM received_at) * 1000000)::bigint, body_pruned_at FROM callhook.deliveries " \
 	"WHERE id > $1 AND ($2::text IS NULL OR source = $2) AND ($3::text IS NULL OR vendor = $3) " \
 	"AND ($4::text IS NULL OR event = $4) AND ($5::text IS NULL OR outcome = $5) " \
 	"AND ($6::timestamptz IS NULL OR received_at >= $6) " \
@@ -213,9 +213,16 @@ replay_batch(PGconn *conn, const struct config *cfg, const struct filters *f, ch
 	for (i = 0; i < *n && ok; i++) {
 		memset(&raw, 0, sizeof(raw));
 		t->seen++;
+		snprintf(last, 24, "%s", PQgetvalue(r, i, 0));
+		if (!PQgetisnull(r, i, 9)) {
+			/* callhook prune emptied it: there is nothing to decode, and that is no malformed body. */
+			fprintf(stderr, "delivery %s: skipped: its body was pruned at %s (keep_bodies)\n",
+			    PQgetvalue(r, i, 0), PQgetvalue(r, i, 9));
+			t->skipped++;
+			continue;
+		}
 		ok = raw_from_row(r, i, &raw) && replay_one(conn, cfg, f, PQgetvalue(r, i, 0), &raw, t);
 		raw_delivery_clear(&raw);
-		snprintf(last, 24, "%s", PQgetvalue(r, i, 0));
 	}
 	PQclear(r);
 	return ok;

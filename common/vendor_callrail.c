@@ -1,6 +1,6 @@
 /*
  * CallRail: the call object (six call events), text messages and form submissions. The body
- * never names the event: the URL does (vendor-docs/callrail.txt; VENDORS.md "CallRail").
+ * never names the event: the URL does (common/VENDORS.md, "callrail: transport and events").
  */
 #include <limits.h>
 #include <stdio.h>
@@ -281,7 +281,8 @@ conv_agent(struct json_object *in, struct json_object **out, const char **why)
 /* --- form_data with duplicate keys --------------------------------------------------------- */
 
 /*
- * VENDORS.md (observed): a real form submission has "phone_number" twice inside form_data.
+ * common/VENDORS.md, "callrail: form submissions" (observed): a real form submission has
+ * "phone_number" twice inside form_data.
  * json-c keeps only the last value of a repeated key, so form_data is read again from the raw
  * body. The body has already parsed as strict JSON, so this scanner only has to find the spans
  * of keys and values; each span is then parsed with json-c.
@@ -546,7 +547,7 @@ bool_field(struct json_object *doc, const char *key, int *val, struct decoded *d
 /*
  * The outcome of a post-call or a modification: completed when answered, voicemail
  * when `voicemail`, else missed. Without `answered`, call_type "answered"/"voicemail" decides; call_type is never
- * read at pre-call, where it is a placeholder (VENDORS.md).
+ * read at pre-call, where it is a placeholder (common/VENDORS.md, "callrail: call fields").
  */
 static enum ch_err
 call_outcome(struct json_object *doc, struct json_object *cols, struct decoded *d)
@@ -633,9 +634,9 @@ call_start(struct json_object *doc, int64_t *usec)
  * The event time of a call event. The call object has no per-event timestamp, so it is
  * derived from the call itself: pre_call at start_time, routing complete just after,
  * post_call at the call's end (start_time + duration), and a modification at its arrival,
- * which is always later. So whatever order they arrive in (VENDORS.md: call modified can
- * arrive before a post-call delayed by up to 20 minutes), a late post-call never overwrites
- * what a modification set, and every order gives the same row. Without a start time, the
+ * which is always later. So whatever order they arrive in (call modified can arrive before a
+ * post-call delayed by up to 20 minutes: common/VENDORS.md, "callrail: observed quirks"), a late
+ * post-call never overwrites what a modification set, and every order gives the same row. Without a start time, the
  * arrival time is used.
  */
 static void
@@ -833,7 +834,7 @@ cr_decode(const struct delivery_in *in, struct decoded *d)
 	return err;
 }
 
-/* VENDORS.md (observed): form_data repeats a field name; every value is kept (scan_form_data). */
+/* common/VENDORS.md, "callrail: form submissions": form_data repeats a field name; every value is kept. */
 static const char *const cr_repeat_ok[] = { "form_data", NULL };
 
 const struct vendor vendor_callrail = {

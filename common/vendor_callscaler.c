@@ -1,7 +1,7 @@
 /*
  * CallScaler: post-call webhooks (JSON after each call, "Payload Reference", plus the older
  * call.ended shape) and in-call webhooks at /hooks/<source>/in_call (a call-flow step answered
- * with a routing action) (vendor-docs/callscaler.txt; VENDORS.md "CallScaler").
+ * with a routing action) (common/VENDORS.md, "callscaler: transport and events").
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -254,7 +254,8 @@ in_call_field(struct json_object *doc, const char *const *keys, const char **key
 /*
  * A phone number from the in-call form, as a new string (free with free()), or NULL. Their
  * example prints an unencoded '+' ("From=+1305…") which form decoding turns into a space
- * (VENDORS.md): a leading space before a digit is given back its '+'.
+ * (common/VENDORS.md, "callscaler: what the page's examples get wrong"): a leading space before a digit
+ * is given back its '+'.
  */
 static char *
 in_call_phone(const char *v, int body_kind)

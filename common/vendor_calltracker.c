@@ -1,6 +1,6 @@
 /*
  * Call Tracker (calltracker.io): envelope {type, object, data, timestamp, webhook}
- * with nine event types (vendor-docs/calltracker.txt; VENDORS.md "Call Tracker").
+ * with nine event types (common/VENDORS.md, "calltracker: envelope").
  */
 #include <string.h>
 

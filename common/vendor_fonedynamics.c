@@ -1,7 +1,7 @@
 /*
  * Fone Dynamics (Australia): one event, Call.Complete, as GET query parameters or a POST
- * form with dotted names such as "Call.From.Country" (vendor-docs/fonedynamics.txt;
- * VENDORS.md "Fone Dynamics"). JSON, undocumented, is read with flat dotted keys or nested.
+ * form with dotted names such as "Call.From.Country" (common/VENDORS.md, "fonedynamics: transport and
+ * events"). JSON, undocumented, is read with flat dotted keys or nested.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +33,7 @@ static const struct field_map call_fields[] = {
 	{ NULL, NULL, NULL, 0 },
 };
 
-/* Call.Disposition → calls.status (DESIGN.md); matched without regard to case. */
+/* Call.Disposition → calls.status (common/VENDORS.md, "fonedynamics: dispositions"); any case. */
 static const struct {
 	const char *disposition;
 	const char *status;

@@ -1,7 +1,6 @@
 /*
  * Salpre (AI voice agents behind a "Salpre Box" gateway): envelope {event_type, timestamp_utc,
- * payload, is_test} with six events (vendor-docs/salpre.txt "Event Types and Examples";
- * VENDORS.md "Salpre").
+ * payload, is_test} with six events (common/VENDORS.md, "salpre: transport and events").
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,7 +13,8 @@
 /*
  * The call's own fields: payload on lifecycle events, payload.call on transcript and error.
  * The doc lists from, to, direction, source, call_id; the rest are read when present.
- * "source" (the Salpre Box device URI) names no DESIGN.md column: it stays in data.
+ * "source" (the Salpre Box device URI) names no column: it stays in data
+ * (common/VENDORS.md, "salpre: call fields").
  */
 static const struct field_map call_fields[] = {
 	{ "from", "caller_number", conv_text, F_E164 },
@@ -30,7 +30,7 @@ static const struct field_map call_fields[] = {
 /*
  * One transcript turn: {type, message, utc_timestamp} in call_ended's list, {type, transcript,
  * timestamp_utc} as a live transcript payload. Turn times are strings ("111111") and the first
- * turn may have none (VENDORS.md).
+ * turn may have none (common/VENDORS.md, "salpre: ids and times").
  */
 static const struct field_map turn_fields[] = {
 	{ "type", "speaker", conv_text, 0 },
@@ -60,7 +60,7 @@ typedef enum ch_err (*sp_decode_fn)(const struct sp_event *, const struct sp_ctx
 struct sp_event {
 	const char *type;
 	const char *status;         /* calls.status it implies, or NULL */
-	const char *id_key;         /* where the call id is (it moves, VENDORS.md) */
+	const char *id_key;         /* where the call id is (it moves: VENDORS.md, "salpre: ids and times") */
 	sp_decode_fn decode;
 };
 
@@ -168,7 +168,7 @@ final_segments(struct json_object *list, struct json_object *segs, FILE *text, s
 /*
  * call_ended carries the full transcript: one replace_segments row (dropping the live partial
  * segments of the call) and the joined "speaker: text" lines in calls.transcript. An absent or
- * empty list changes nothing, as empty values never erase (DESIGN.md).
+ * empty list changes nothing, as empty values never erase (README, "The tables": the merge rules).
  */
 static enum ch_err
 final_transcript(const struct sp_ctx *c, const char *id, struct json_object *cols, struct decoded *d)

@@ -16,7 +16,7 @@ if [ "${1:-}" = --test ]; then
 	packages+=(
 		clang libclang-rt-14-dev valgrind python3 openssl git
 		mandoc debhelper dpkg-dev fakeroot lintian systemd
-		netcat-openbsd chromium wrk time
+		netcat-openbsd chromium wrk time sudo
 		apache2 libapache2-mod-fcgid
 	)
 fi

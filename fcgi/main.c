@@ -12,6 +12,7 @@
 #include "../common/forget.h"
 #include "../common/log.h"
 #include "../common/migrate.h"
+#include "../common/prune.h"
 #include "../common/replay.h"
 #include "../common/report.h"
 #include "../common/tail.h"
@@ -41,6 +42,7 @@ usage(FILE *fp)
 	    "                [--format text|csv|html]\n"
 	    "       callhook [-c FILE] tail [--source NAME] [--vendor V] [--outcome O] [-n N]\n"
 	    "       callhook [-c FILE] forget NUMBER [--dry-run]\n"
+	    "       callhook [-c FILE] prune [--dry-run]\n"
 	    "       callhook --help | --version\n"
 	    "\n"
 	    "  serve     answer FastCGI requests (the default)\n"
@@ -50,6 +52,7 @@ usage(FILE *fp)
 	    "  report    print a report as text, CSV or HTML (without NAME: list the reports)\n"
 	    "  tail      print the latest deliveries, then each new one as it arrives\n"
 	    "  forget    erase every trace of one caller's phone number (as the schema owner)\n"
+	    "  prune     apply keep_bodies and keep_deliveries to the raw deliveries (as the schema owner)\n"
 	    "\n"
 	    "  -c FILE   configuration file (default %s, or $CALLHOOK_CONF)\n"
 	    "  -s SOCK   listen on unix:PATH or HOST:PORT instead of fd 0 or systemd's socket\n"
@@ -147,6 +150,7 @@ cmd_check(const struct opts *o)
 		problems++;
 	} else
 		printf("database: schema version %d, up to date\n", v);
+	prune_describe(cfg, stdout);
 	if (problems == 0)
 		printf("configuration %s: ok\n", cfg->path);
 	else
@@ -249,6 +253,8 @@ main(int argc, char **argv)
 		return run_sub(&o, tail_main, subc, subv);
 	if (!strcmp(cmd, "forget"))
 		return run_sub(&o, forget_main, subc, subv);
+	if (!strcmp(cmd, "prune"))
+		return run_sub(&o, prune_main, subc, subv);
 	if (subc > 0) {
 		optind = 1;
 		if (parse_opts(subc, subv, "c:s:w:hV", &o, &status) < 0)

@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "prune.h"
 #include "request.h"
 #include "serve.h"
 #include "spool.h"
@@ -424,6 +425,7 @@ run_pool(struct pool *p)
 	for (i = 0; i < p->n; i++)
 		spawn(p, i);
 	while (!got_term) {
+		prune_partitions_tick(p->cfg);
 		more = drain_spool(p->cfg, &st);
 		if ((sig = sigtimedwait(&mask, NULL, &(struct timespec){ .tv_sec = more ? 0 : 1 })) > 0)
 			on_signal(sig);

@@ -47,6 +47,9 @@ src=$work/$name
 cp -R "$src/deploy/debian" "$src/debian"
 rm -f "$src/debian/build.sh"
 cp "$src/deploy/systemd/callhook.socket" "$src/deploy/systemd/callhook.service" "$src/debian/"
+# dh_installsystemd --name=callhook-prune looks for debian/<package>.<name>.<unit type>.
+cp "$src/deploy/systemd/callhook-prune.service" "$src/debian/callhook.callhook-prune.service"
+cp "$src/deploy/systemd/callhook-prune.timer" "$src/debian/callhook.callhook-prune.timer"
 
 # The package version is the configure.ac version plus the Debian revision of debian/changelog.
 deb_version=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)

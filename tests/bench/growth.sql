@@ -29,6 +29,9 @@ SELECT (ARRAY['ct', 'acme-cs', 'acme-callrail', 'acme-salpre', 'acme-fd'])[i % 5
                             AS k) || jsonb_build_object('data', (SELECT jsonb_object_agg(k, '2019-03-09T09:09:51.733192Z')
                                   FROM jsonb_object_keys((:'ctbody'::jsonb)->'data') AS k)) AS ft) AS d;
 \else
+-- The monthly partitions of the year back (migration 8), and each delivery's dedup key, as ingest() writes it.
+SELECT callhook.ensure_partitions(3, 13);
+WITH d AS (
 INSERT INTO callhook.deliveries (source, vendor, event, received_at, method, content_type, query, headers, body,
         body_sha256, dedup_key, outcome)
 SELECT (ARRAY['ct', 'acme-cs', 'acme-callrail', 'acme-salpre', 'acme-fd'])[i % 5 + 1],
@@ -38,5 +41,8 @@ SELECT (ARRAY['ct', 'acme-cs', 'acme-callrail', 'acme-salpre', 'acme-fd'])[i % 5
                           'content-length', length(b.body)::text),
        b.body, sha256(b.body), 'call.finished:g' || i, 'stored'
   FROM generate_series(:part::bigint, :rows::bigint, :parts::bigint) AS i
- CROSS JOIN LATERAL (SELECT convert_to(replace(:'ctbody', '"id": 59179', '"id": ' || i), 'UTF8') AS body) AS b;
+ CROSS JOIN LATERAL (SELECT convert_to(replace(:'ctbody', '"id": 59179', '"id": ' || i), 'UTF8') AS body) AS b
+RETURNING id, source, dedup_key, received_at)
+INSERT INTO callhook.delivery_keys (source, key_hash, delivery_id, received_at)
+SELECT source, callhook.dedup_hash(dedup_key), id, received_at FROM d;
 \endif

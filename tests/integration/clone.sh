@@ -3,7 +3,7 @@
 # The tests pass from a clone anywhere, even where the unprivileged user they run callhook and PostgreSQL as
 # (nobody, when root) cannot enter. HEAD of this checkout is cloned (a) into a fresh mode-0700 directory, and
 # (b) when root, into the mode-0700 home of a throwaway ordinary user (useradd, removed at the end), owned by
-# that user and then tested by root, as `sudo tests/all.sh` would. In each clone: the build, the HTTP test,
+# that user, who runs each step through sudo, as `sudo tests/all.sh` would. In each clone: the build, the HTTP test,
 # and the valgrind and sanitizer wrappers on the Fone Dynamics golden cases, each bounded in time and ending
 # with status 0 and no "not ok". Prints TAP.
 set -euo pipefail
@@ -12,12 +12,15 @@ set -euo pipefail
 
 SMALL="golden fonedynamics"     # the small test the valgrind and sanitizer wrappers run
 CLONE_USER=
+SUDO_AS=                        # step runs its command as this user through sudo
+SUDOERS=
 
 setup_tmp
 trap _clone_cleanup EXIT
 _clone_cleanup() {
 	local rc=$?
 	set +e
+	[ -z "$SUDOERS" ] || rm -f "$SUDOERS"
 	[ -z "$CLONE_USER" ] || userdel "$CLONE_USER" >/dev/null 2>&1 || diag "userdel $CLONE_USER failed"
 	(exit "$rc")
 	_cleanup
@@ -27,10 +30,12 @@ command -v git >/dev/null || bail_out "git is installed"
 # step LABEL NAME SECONDS COMMAND...: run COMMAND in the clone $C (bounded, environment of this test left
 # out), its output in $T/LABEL-NAME.log; $RC is its status, $NOT_OK its count of "not ok" lines.
 step() {
-	local log=$T/$1-$2.log secs=$3
+	local log=$T/$1-$2.log secs=$3 via=()
 	shift 3
-	(cd "$C" && exec timeout -k 10 "$secs" env -u CALLHOOK -u CALLHOOK_WRAPPER -u ASAN_OPTIONS -u UBSAN_OPTIONS \
-		-u NGINX_PORT "$@") </dev/null >"$log" 2>&1 && RC=0 || RC=$?
+	# as the clone's owner through sudo, as that user would type `sudo tests/all.sh`
+	[ -z "$SUDO_AS" ] || via=(setpriv --reuid="$SUDO_AS" --regid="$(id -g "$SUDO_AS")" --init-groups -- sudo -n --)
+	(cd "$C" && exec timeout -k 10 "$secs" "${via[@]}" env -u CALLHOOK -u CALLHOOK_WRAPPER -u ASAN_OPTIONS \
+		-u UBSAN_OPTIONS -u NGINX_PORT "$@") </dev/null >"$log" 2>&1 && RC=0 || RC=$?
 	NOT_OK=$(grep -c '^not ok' "$log" || true)
 }
 
@@ -76,15 +81,28 @@ test_clone() {
 mkdir -m 0700 "$T/private"
 test_clone "0700 dir" "$T/private"
 
-# (b) an ordinary user's mode-0700 home, the tests run by root in that user's clone.
-if [ "$IS_ROOT" = 1 ]; then
+# (b) an ordinary user's mode-0700 home, the tests run by that user through sudo (a sudoers entry for the
+# throwaway user, removed with it).
+if [ "$IS_ROOT" = 1 ] && command -v sudo >/dev/null && command -v visudo >/dev/null; then
 	CLONE_USER=chclone$$
 	useradd -M -d "$T/home" -s /usr/sbin/nologin "$CLONE_USER" || bail_out "useradd $CLONE_USER"
 	mkdir -m 0700 "$T/home"
 	chown "$CLONE_USER:" "$T/home"
+	SUDOERS=/etc/sudoers.d/callhook-clone-$$
+	printf '%s ALL=(root) NOPASSWD: ALL\n' "$CLONE_USER" >"$SUDOERS.tmp"
+	chmod 0440 "$SUDOERS.tmp"
+	visudo -cqf "$SUDOERS.tmp" && mv "$SUDOERS.tmp" "$SUDOERS" || bail_out "a sudoers entry for $CLONE_USER"
+	SUDO_AS=$CLONE_USER C=$T/home
+	step "home dir, sudo" whoami 30 sh -c 'echo "$(id -un) $SUDO_USER"'
+	is "$RC $(cat "$T/home dir, sudo-whoami.log")" "0 root $CLONE_USER" \
+		"home dir, sudo: the steps run as root through sudo, for the user $CLONE_USER"
 	test_clone "home dir, sudo" "$T/home" "$CLONE_USER"
+	SUDO_AS=
+	rm -f "$SUDOERS" && SUDOERS=
 	userdel "$CLONE_USER" && CLONE_USER=
 	is "$(getent passwd "chclone$$" || true)" "" "the throwaway user is removed"
+elif [ "$IS_ROOT" = 1 ]; then
+	_tap "not ok" "home dir, sudo: sudo is installed (deploy/install-deps.sh --test installs it)"
 else
 	_tap ok "home dir, sudo # SKIP needs root (useradd)"
 fi

@@ -100,6 +100,12 @@ ok 'cmp -s /lib/systemd/system/callhook.service "$REPO/deploy/systemd/callhook.s
 ok '[ -L /etc/systemd/system/sockets.target.wants/callhook.socket ]' "callhook.socket is enabled"
 ok '[ ! -e /etc/systemd/system/multi-user.target.wants/callhook.service ]' \
 	"callhook.service is not enabled by itself (socket activation)"
+ok 'cmp -s /lib/systemd/system/callhook-prune.timer "$REPO/deploy/systemd/callhook-prune.timer"' \
+	"the prune timer is installed as deploy/systemd/callhook-prune.timer"
+ok 'cmp -s /lib/systemd/system/callhook-prune.service "$REPO/deploy/systemd/callhook-prune.service"' \
+	"the prune service is installed as deploy/systemd/callhook-prune.service"
+ok '[ ! -e /etc/systemd/system/timers.target.wants/callhook-prune.timer ]' \
+	"callhook-prune.timer is not enabled (retention removes data: the operator enables it)"
 ok 'cmp -s /etc/nginx/snippets/callhook.conf "$REPO/deploy/nginx/callhook.conf"' \
 	"nginx snippet installed as /etc/nginx/snippets/callhook.conf"
 ok 'cmp -s /etc/nginx/conf.d/callhook-upstream.conf "$REPO/deploy/nginx/callhook-upstream.conf"' \
@@ -284,6 +290,7 @@ is "$(dpkg-query -W -f='${Status}' callhook 2>/dev/null || true)" "" "dpkg no lo
 for f in /usr/sbin/callhook /etc/callhook /var/spool/callhook /etc/nginx/snippets/callhook.conf \
 	/etc/nginx/conf.d/callhook-upstream.conf /lib/systemd/system/callhook.socket \
 	/lib/systemd/system/callhook.service /etc/systemd/system/sockets.target.wants/callhook.socket \
+	/lib/systemd/system/callhook-prune.service /lib/systemd/system/callhook-prune.timer \
 	/usr/lib/sysusers.d/callhook.conf /usr/lib/tmpfiles.d/callhook.conf /usr/share/callhook \
 	/usr/share/doc/callhook; do
 	ok '[ ! -e "$f" ] && [ ! -L "$f" ]' "purge removed $f"

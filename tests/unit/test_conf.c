@@ -78,6 +78,8 @@ defaults(void)
 	CHECK_STR(cfg->spool_dir, "/var/spool/callhook", "spool_dir default");
 	CHECK(cfg->connect_timeout_s == 3, "connect_timeout defaults to 3 s");
 	CHECK(cfg->lock_timeout_ms == 1000, "lock_timeout defaults to 1000 ms");
+	CHECK(cfg->keep_bodies_days == 0 && cfg->keep_deliveries_days == 0,
+	    "keep_bodies and keep_deliveries default to 0: keep everything");
 	CHECK(cfg->statement_timeout_ms == 5000, "statement_timeout defaults to 5000 ms");
 	CHECK(cfg->delivery_budget_ms == 3000, "delivery_budget_ms defaults to 3000");
 	config_free(cfg);
@@ -146,6 +148,8 @@ bounds(void)
 	    "lock_timeout = 250\n"              /* 3 */
 	    "statement_timeout = 900\n"         /* 4 */
 	    "delivery_budget_ms = 1500\n"       /* 5 */
+	    "keep_bodies = 30\n"                /* 6 */
+	    "keep_deliveries = 400\n"           /* 7 */
 	    "[source a]\nvendor = calltracker\ntoken = t\n");
 	struct config *cfg = config_load(path);
 	char want[512];
@@ -153,6 +157,7 @@ bounds(void)
 	CHECK(cfg->nproblems == 0, "bounds in range are no problem");
 	CHECK(cfg->connect_timeout_s == 7 && cfg->lock_timeout_ms == 250 &&
 	    cfg->statement_timeout_ms == 900 && cfg->delivery_budget_ms == 1500, "bounds read");
+	CHECK(cfg->keep_bodies_days == 30 && cfg->keep_deliveries_days == 400, "retention horizons read");
 	config_free(cfg);
 	unlink(path);
 	free(path);
@@ -162,13 +167,17 @@ bounds(void)
 	    "lock_timeout = 5s\n"               /* 3 */
 	    "statement_timeout = 600001\n"      /* 4 */
 	    "delivery_budget_ms = \n"           /* 5 */
+	    "keep_bodies = -1\n"                /* 6 */
+	    "keep_deliveries = 30d\n"           /* 7 */
 	    "[source a]\nvendor = calltracker\ntoken = t\n");
 	cfg = config_load(path);
 	EXPECT(2, "connect_timeout: expected 2 to 60");
 	EXPECT(3, "lock_timeout: expected 10 to 60000");
 	EXPECT(4, "statement_timeout: expected 100 to 600000");
 	EXPECT(5, "delivery_budget_ms: expected 100 to 60000");
-	CHECK(cfg->nproblems == 4, "exactly four problems (got %zu)", cfg->nproblems);
+	EXPECT(6, "keep_bodies: expected 0 to 36500");
+	EXPECT(7, "keep_deliveries: expected 0 to 36500");
+	CHECK(cfg->nproblems == 6, "exactly six problems (got %zu)", cfg->nproblems);
 	CHECK(cfg->lock_timeout_ms == 1000, "a refused value leaves the default");
 	config_free(cfg);
 	unlink(path);
