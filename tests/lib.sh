@@ -626,3 +626,11 @@ kill_workers_under_load() {
 	done
 	wait "$LOAD_PID"
 }
+
+# reset_db: empty the deliveries, their dedup keys (callhook.delivery_keys: a key left behind would make
+# its body's next post a duplicate of a delivery that is gone) and every normalized table; ids restart.
+reset_db() {
+	sql "truncate callhook.deliveries, callhook.delivery_keys, callhook.calls, callhook.messages, callhook.trackers,
+		callhook.usage, callhook.voicemails, callhook.form_submissions, callhook.transcript_segments,
+		callhook.call_events restart identity cascade" >/dev/null
+}

@@ -51,10 +51,6 @@ verify() {
 		"$name: no stored call delivery lacks its row (no partial transaction)"
 }
 
-reset_db() {
-	sql "truncate callhook.deliveries, callhook.calls, callhook.messages, callhook.voicemails, callhook.call_events restart identity cascade" >/dev/null
-}
-
 # 1. PostgreSQL stopped for several seconds in the middle of the load.
 load_run pgdown
 # stop PostgreSQL once a tenth of the load is stored, whatever the machine's speed

@@ -139,10 +139,6 @@ verify() {
 	NON200=$non200
 }
 
-reset_db() {
-	sql "truncate callhook.deliveries, callhook.calls, callhook.messages, callhook.voicemails, callhook.call_events restart identity cascade" >/dev/null
-}
-
 # A. PostgreSQL stopped for a few seconds in the middle of the load: both hosts spool, each drains its own.
 from1=$(($(log_lines 1) + 1))
 from2=$(($(log_lines 2) + 1))
