@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Ready to distribute by source (Citus): on a database migrated by callhook, every unique key and foreign
-# key of the normalized tables starts with `source`, and the report views and the functions behind them
-# join or look up rows only within one source. Compares the catalog with the lists written here; a new key,
-# view or join fails the test until it is checked and added. The primary keys on `id` and the foreign key
-# call_events.delivery_id are the known exceptions, which README's Citus statements change first: the test
-# runs those ALTER TABLE statements (plain PostgreSQL) and checks the keys and callhook afterwards, and checks
-# that the tables and the function the Citus calls name exist. Citus itself is not run (it is not packaged
-# for Debian 12).
+# Ready to distribute by source (Citus): on a database migrated by callhook, every unique key of the
+# normalized tables starts with `source`, they have no foreign key, and the report views and the functions
+# behind them join or look up rows only within one source. Compares the catalog with the lists written here;
+# a new key, view or join fails the test until it is checked and added. The primary keys on `id` (and
+# deliveries' on (id, received_at)) are the known exceptions, which README's Citus statements change first:
+# the test runs those ALTER TABLE statements (plain PostgreSQL) and checks the keys and callhook afterwards,
+# and checks that the tables and the function the Citus calls name exist. Citus itself is not run (it is
+# not packaged for Debian 12).
 . "$(dirname "$0")/../lib.sh"
 
 NORMALIZED="'calls', 'messages', 'trackers', 'usage', 'voicemails', 'form_submissions', 'transcript_segments', 'call_events'"
@@ -49,6 +49,18 @@ usage usage_pkey (id)
 voicemails voicemails_pkey (id)" \
 	"the primary keys are on id alone: the exception README's Citus statements make (source, id) first"
 
+# The raw deliveries (partitioned by month) and their dedup keys, distributed with them: "table index (columns)".
+raw_keys() {
+	sql "select c.relname || ' ' || i.relname || ' (' || (select string_agg(pg_get_indexdef(x.indexrelid, k, true), ', ' order by k)
+			from generate_series(1, x.indnkeyatts) k) || ')'
+		from pg_index x join pg_class c on c.oid = x.indrelid join pg_class i on i.oid = x.indexrelid
+		where c.relnamespace = 'callhook'::regnamespace and c.relname in ('deliveries', 'delivery_keys') and x.indisunique
+		order by c.relname, i.relname"
+}
+is "$(raw_keys)" "deliveries deliveries_pkey (id, received_at)
+delivery_keys delivery_keys_pkey (source, key_hash)" \
+	"the unique keys of deliveries and delivery_keys: deliveries' primary key lacks source, the exception README changes"
+
 # 2. Foreign keys from or to a normalized table.
 fkeys() {
 	sql "select c.relname || ' ' || f.conname || ': ' || pg_get_constraintdef(f.oid)
@@ -57,10 +69,9 @@ fkeys() {
 		  and c.relnamespace = 'callhook'::regnamespace
 		order by 1"
 }
-is "$(fkeys)" "call_events call_events_delivery_id_fkey: FOREIGN KEY (delivery_id) REFERENCES deliveries(id) ON DELETE SET NULL" \
-	"the one foreign key of the normalized tables: call_events.delivery_id, the exception README's Citus statements drop"
-is "$(fkeys | grep -v '^call_events call_events_delivery_id_fkey:' | grep -vc 'FOREIGN KEY (source, .*(source, ')" 0 \
-	"every other foreign key of a normalized table starts with source on both sides"
+is "$(fkeys)" "" "no foreign key from or to a normalized table (call_events.delivery_id has none since migration 8)"
+is "$(fkeys | grep -vc 'FOREIGN KEY (source, .*(source, ')" 0 \
+	"every foreign key of a normalized table starts with source on both sides"
 
 # 3. The report views: which tables and functions each reads, and every join.
 is "$(sql "select v.relname || ': ' || string_agg(distinct t.relname, ', ')
@@ -145,8 +156,9 @@ create_distributed_table('callhook.voicemails', 'source', colocate_with => 'call
 create_distributed_table('callhook.form_submissions', 'source', colocate_with => 'callhook.calls')
 create_distributed_table('callhook.transcript_segments', 'source', colocate_with => 'callhook.calls')
 create_distributed_table('callhook.call_events', 'source', colocate_with => 'callhook.calls')
-create_distributed_table('callhook.deliveries', 'source', colocate_with => 'callhook.calls')" \
-	"README distributes the eight normalized tables and deliveries by source, co-located with calls"
+create_distributed_table('callhook.deliveries', 'source', colocate_with => 'callhook.calls')
+create_distributed_table('callhook.delivery_keys', 'source', colocate_with => 'callhook.calls')" \
+	"README distributes the eight normalized tables, deliveries and delivery_keys by source, co-located with calls"
 missing=
 for t in $(grep -o "create_reference_table('[a-z_.]*')" <<<"$block" | cut -d"'" -f2); do
 	[ "$(sql "select to_regclass('$t') is not null")" = t ] || missing="$missing $t"
@@ -159,7 +171,7 @@ is "$(sql "select to_regprocedure('$fn')::text")" \
 
 # The ALTER TABLE statements run on plain PostgreSQL, in README's order.
 grep '^ALTER TABLE' <<<"$block" >"$T/alter.sql"
-is "$(wc -l <"$T/alter.sql")" 10 "README has 10 ALTER TABLE statements"
+is "$(wc -l <"$T/alter.sql")" 9 "README has 9 ALTER TABLE statements"
 _psql callhook -1 -f "$T/alter.sql" >"$T/alter.out" 2>&1
 is "$(cat "$T/alter.out")" "" "README's ALTER TABLE statements run without an error"
 is "$(keys primary)" "call_events call_events_pkey (source, id)
@@ -170,12 +182,13 @@ trackers trackers_pkey (source, id)
 transcript_segments transcript_segments_pkey (source, id)
 usage usage_pkey (source, id)
 voicemails voicemails_pkey (source, id)" "after them, every primary key of a normalized table is (source, id)"
-is "$(sql "select pg_get_indexdef(x.indexrelid) from pg_index x where x.indrelid = 'callhook.deliveries'::regclass
-	and x.indisunique order by 1")" \
-	"CREATE UNIQUE INDEX deliveries_pkey ON callhook.deliveries USING btree (source, id)
-CREATE UNIQUE INDEX deliveries_source_dedup_key_key ON callhook.deliveries USING btree (source, dedup_key)" \
-	"after them, every unique key of deliveries starts with source"
-is "$(fkeys)" "" "after them, no foreign key is left on a normalized table"
+is "$(raw_keys)" "deliveries deliveries_pkey (source, id, received_at)
+delivery_keys delivery_keys_pkey (source, key_hash)" "after them, every unique key of deliveries and delivery_keys starts with source"
+part_keys=$(sql "select count(*) || ' ' || count(*) filter (where pg_get_indexdef(x.indexrelid, 1, true) <> 'source')
+	from pg_index x join pg_class c on c.oid = x.indrelid
+	where c.relispartition and c.relnamespace = 'callhook'::regnamespace and x.indisunique")
+ok "[ ${part_keys% *} -gt 0 ]" "deliveries has partitions with unique keys (${part_keys% *})"
+is "${part_keys#* }" 0 "after them, no unique key of a partition of deliveries lacks source in first place"
 
 # callhook still stores a delivery, and knows its redelivery, on the changed keys.
 callhook_start 1 || bail_out "callhook did not start"
