@@ -349,7 +349,7 @@ pgbench_run() {
 
 # --- the database ---------------------------------------------------------------------------------------
 
-CH_TABLES="callhook.deliveries, callhook.calls, callhook.messages, callhook.voicemails, callhook.call_events,
+CH_TABLES="callhook.deliveries, callhook.delivery_keys, callhook.calls, callhook.messages, callhook.voicemails, callhook.call_events,
 	callhook.transcript_segments, callhook.trackers, callhook.usage, callhook.form_submissions"
 
 reset_tables() {

@@ -152,11 +152,6 @@ _apache_cleanup() {
 count() { sql "select count(*) from deliveries${1:+ where $1}"; }
 compact() { tr -d '[:space:]' <<<"$RESP_BODY"; }
 
-reset_db() {
-	sql "truncate callhook.deliveries, callhook.calls, callhook.messages, callhook.trackers, callhook.usage,
-		callhook.voicemails, callhook.form_submissions, callhook.transcript_segments, callhook.call_events
-		restart identity cascade" >/dev/null
-}
 
 # contract MODE: the HTTP contract through Apache, each answer checked against what DESIGN.md says.
 contract() {
