@@ -1,12 +1,15 @@
 -- tests/bench/run.sh: :rows existing calls (part :part of :parts), or their raw deliveries, written directly in
 -- SQL (not through HTTP): five sources, spread over a year, each with the Call Tracker call.finished payload
 -- (psql variable ctbody) as its data and body. Run with -v table=calls or -v table=deliveries.
+-- -v table=lean_deliveries -v first=N: the deliveries N..:rows with a body of about 60 bytes, for the growth
+-- point of 10 M deliveries: what grows there is the number of rows and keys, and full bodies would take
+-- about 10 GB and most of an hour to write.
 \if :{?table}
 \else
-\echo 'growth.sql: set -v table=calls or table=deliveries'
+\echo 'growth.sql: set -v table=calls, table=deliveries or table=lean_deliveries'
 \quit
 \endif
-SELECT :'table' = 'calls' AS is_calls \gset
+SELECT :'table' = 'calls' AS is_calls, :'table' = 'lean_deliveries' AS is_lean \gset
 
 \if :is_calls
 INSERT INTO callhook.calls (source, vendor, external_id, data, is_test, first_seen_at, last_event_at, field_times,
@@ -28,6 +31,19 @@ SELECT (ARRAY['ct', 'acme-cs', 'acme-callrail', 'acme-salpre', 'acme-fd'])[i % 5
                                          'tracking_number', 'started_at', 'duration_s', 'tracker_name'])
                             AS k) || jsonb_build_object('data', (SELECT jsonb_object_agg(k, '2019-03-09T09:09:51.733192Z')
                                   FROM jsonb_object_keys((:'ctbody'::jsonb)->'data') AS k)) AS ft) AS d;
+\elif :is_lean
+WITH d AS (
+INSERT INTO callhook.deliveries (source, vendor, event, received_at, method, content_type, query, headers, body,
+        body_sha256, dedup_key, outcome)
+SELECT (ARRAY['ct', 'acme-cs', 'acme-callrail', 'acme-salpre', 'acme-fd'])[i % 5 + 1],
+       (ARRAY['calltracker', 'callscaler', 'callrail', 'salpre', 'fonedynamics'])[i % 5 + 1],
+       'call.finished', now() - (i % 31536000) * interval '1 second', 'POST', 'application/json', '', '{}',
+       b.body, sha256(b.body), 'call.finished:g' || i, 'stored'
+  FROM generate_series(:first::bigint + :part::bigint - 1, :rows::bigint, :parts::bigint) AS i
+ CROSS JOIN LATERAL (SELECT convert_to('{"type": "call.finished", "data": {"id": ' || i || '}}', 'UTF8') AS body) AS b
+RETURNING id, source, dedup_key, received_at)
+INSERT INTO callhook.delivery_keys (source, key_hash, delivery_id, received_at)
+SELECT source, callhook.dedup_hash(dedup_key), id, received_at FROM d;
 \else
 -- The monthly partitions of the year back (migration 8), and each delivery's dedup key, as ingest() writes it.
 SELECT callhook.ensure_partitions(3, 13);

@@ -35,7 +35,7 @@ esac
 
 if [ "$MODE" = quick ]; then
 	: "${BENCH_SECONDS:=4}" "${BENCH_ROUNDS:=1}" "${BENCH_GROWTH_ROWS:=100000}" "${BENCH_RSS_REQUESTS:=10000}"
-	: "${BENCH_BIG_SECONDS:=3}" "${BENCH_GROWTH_ROUNDS:=1}" "${BENCH_RETRIES:=1}"
+	: "${BENCH_BIG_SECONDS:=3}" "${BENCH_GROWTH_ROUNDS:=1}" "${BENCH_RETRIES:=1}" "${BENCH_GROWTH_DELIVERIES:=0}"
 fi
 BENCH_SECONDS=${BENCH_SECONDS:-10}          # length of each measured load
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}             # interleaved rounds; medians are reported
@@ -46,13 +46,15 @@ BENCH_NGINX_WORKERS=${BENCH_NGINX_WORKERS:-auto}
 BENCH_KEEPALIVE=${BENCH_KEEPALIVE:-$BENCH_WORKERS}  # nginx upstream keepalive pool for the keep_conn variant
 BENCH_GROWTH_ROWS=${BENCH_GROWTH_ROWS:-1000000}     # existing calls (and deliveries) for the growth test
 BENCH_GROWTH_ROUNDS=${BENCH_GROWTH_ROUNDS:-2}
+BENCH_GROWTH_DELIVERIES=${BENCH_GROWTH_DELIVERIES:-10000000}  # then existing deliveries in all, for a second growth
+                                            # point (0: none; lean bodies past BENCH_GROWTH_ROWS, see growth.sql)
 BENCH_BIG_KB=${BENCH_BIG_KB:-500}           # transcript size of the big-payload test
 BENCH_BIG_CONNS=${BENCH_BIG_CONNS:-4}
 BENCH_BIG_SECONDS=${BENCH_BIG_SECONDS:-10}
 BENCH_RSS_REQUESTS=${BENCH_RSS_REQUESTS:-100000}    # requests between the two worker RSS readings
 BENCH_RSS_MAX_SECONDS=${BENCH_RSS_MAX_SECONDS:-150}
 BENCH_PROFILE_REQUESTS=${BENCH_PROFILE_REQUESTS:-2000}
-BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}         # the whole run, in seconds
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-$((BENCH_GROWTH_DELIVERIES > 0 ? 2700 : 900))}  # the whole run, in seconds
 BENCH_MAX_FOREIGN=${BENCH_MAX_FOREIGN:-15}  # a load where other processes or hypervisor steal took more than this %
 BENCH_RETRIES=${BENCH_RETRIES:-2}           # of the CPU time is repeated, at most this many times (and only in the
                                             # first half of BENCH_TIMEOUT)
@@ -414,6 +416,23 @@ growth_fill() {
 	_psql callhook -c "VACUUM (ANALYZE) callhook.calls, callhook.deliveries" -c "CHECKPOINT"
 }
 
+# The size of callhook.deliveries (partitioned by month: the sum of its partitions), as SQL.
+DELIVERIES_SIZE="(select sum(pg_total_relation_size(i.inhrelid)) from pg_inherits as i
+	where i.inhparent = 'callhook.deliveries'::regclass)"
+
+# growth_fill_lean FIRST LAST: deliveries FIRST..LAST with small bodies, and their keys, in two sessions.
+growth_fill_lean() {
+	local part pids=() rc=0
+	for part in 1 2; do
+		_psql callhook -v table=lean_deliveries -v first="$1" -v rows="$2" -v part=$part -v parts=2 \
+			-f "$BENCH/growth.sql" &
+		pids+=($!)
+	done
+	for part in "${pids[@]}"; do wait "$part" || rc=1; done
+	[ "$rc" = 0 ] || return 1
+	_psql callhook -c "VACUUM (ANALYZE) callhook.deliveries, callhook.delivery_keys" -c "CHECKPOINT"
+}
+
 # --- the run --------------------------------------------------------------------------------------------
 
 declare -A RPS P50 P99 OKS CPU_APP CPU_NGX CPU_PG CPU_CLI CPU_BUSY CPU_OTHER BODY LOST FOREIGN STEAL WALB
@@ -431,6 +450,7 @@ declare -A LABEL=(
 	[pgb_merge]="pgbench ingest(), known calls"
 	[pgb_insert]="pgbench single INSERT"
 	[growth]="nginx → callhook, existing calls"
+	[growth10]="nginx → callhook, 10 M deliveries"
 	[big]="nginx → callhook, big bodies"
 )
 FAILED=0
@@ -696,7 +716,7 @@ main_bench() {
 	record big
 	check_stored big callhook.deliveries
 	BIG=$LAST
-	BIG_SIZE=$(sql "select pg_size_pretty(pg_total_relation_size('callhook.deliveries')) || ' deliveries, ' ||
+	BIG_SIZE=$(sql "select pg_size_pretty($DELIVERIES_SIZE) || ' deliveries, ' ||
 		pg_size_pretty(pg_total_relation_size('callhook.calls')) || ' calls'")
 	say "  big: $(kv rps "$BIG") req/s, p99 $(kv p99_ms "$BIG") ms, mean body $(kv mean_body "$BIG") B"
 
@@ -707,7 +727,7 @@ main_bench() {
 	growth_fill "$BENCH_GROWTH_ROWS" >/dev/null || { say "bench: growth fill failed"; exit 1; }
 	GROWTH_FILL_S=$((SECONDS - t0))
 	GROWTH_SIZE=$(sql "select pg_size_pretty(pg_total_relation_size('callhook.calls')) || ' calls, ' ||
-		pg_size_pretty(pg_total_relation_size('callhook.deliveries')) || ' deliveries'")
+		pg_size_pretty($DELIVERIES_SIZE) || ' deliveries'")
 	for r in $(seq 1 "$BENCH_GROWTH_ROUNDS"); do
 		retrying "growth round $r" growth_load "$r" || exit 1
 		FOREIGN[growth]+="$LOAD_FOREIGN "
@@ -715,6 +735,25 @@ main_bench() {
 		check_stored growth callhook.deliveries "$before_rows"
 		say "  growth round $r: $(kv rps "$LAST") req/s, p99 $(kv p99_ms "$LAST") ms, postgres $(awk '{ print $NF }' <<<"${CPU_PG[growth]}") µs/req"
 	done
+	# 5. Growth to BENCH_GROWTH_DELIVERIES deliveries in all, then callhook again.
+	if [ "$BENCH_GROWTH_DELIVERIES" -gt "$BENCH_GROWTH_ROWS" ]; then
+		t0=$SECONDS
+		say "  growth: inserting deliveries up to $BENCH_GROWTH_DELIVERIES in SQL…"
+		growth_fill_lean "$((BENCH_GROWTH_ROWS + 1))" "$BENCH_GROWTH_DELIVERIES" >/dev/null ||
+			{ say "bench: growth fill failed"; exit 1; }
+		GROWTH10_FILL_S=$((SECONDS - t0))
+		GROWTH10_SIZE=$(sql "select pg_size_pretty($DELIVERIES_SIZE) || ' deliveries, ' ||
+			pg_size_pretty(pg_total_relation_size('callhook.delivery_keys')) || ' keys'")
+		LABEL[growth10]="nginx → callhook, $(awk -v n="$BENCH_GROWTH_DELIVERIES" \
+			'BEGIN { if (n >= 1000000) printf "%g M", n / 1e6; else printf "%d", n }') deliveries"
+		for r in $(seq 1 "$BENCH_GROWTH_ROUNDS"); do
+			retrying "growth10 round $r" growth_load "$r" || exit 1
+			FOREIGN[growth10]+="$LOAD_FOREIGN "
+			record growth10
+			check_stored growth10 callhook.deliveries "$before_rows"
+			say "  growth10 round $r: $(kv rps "$LAST") req/s, p99 $(kv p99_ms "$LAST") ms, postgres $(awk '{ print $NF }' <<<"${CPU_PG[growth10]}") µs/req"
+		done
+	fi
 	ENV_LINE=$(machine_line)
 	PG_LINE=$(pg_settings_line)
 	stop_all
@@ -731,7 +770,7 @@ make_report() {
 	report ""
 	report "$(printf '%-34s %7s %7s %8s  %-24s %-11s %s' target req/s "p50 ms" "p99 ms" "stored/acked (all rounds)" "unanswered" \
 		"CPU µs/request: app nginx postgres client | foreign %")"
-	for t in "${TARGETS[@]}" growth big; do
+	for t in "${TARGETS[@]}" growth ${RPS[growth10]:+growth10} big; do
 		# shellcheck disable=SC2086
 		rps=$(median ${RPS[$t]:-}); p50=$(median ${P50[$t]:-}); p99=$(median ${P99[$t]:-})
 		# shellcheck disable=SC2086
@@ -745,7 +784,7 @@ make_report() {
 	report " of the CPU time during the load that went to other processes than the measured ones or was stolen by the hypervisor"
 	report " (of which steal: $(median_all STEAL)%, median over all loads); $REPEATED load(s) were repeated because it exceeded ${BENCH_MAX_FOREIGN}%)"
 	local walline=
-	for t in "${TARGETS[@]}" growth big; do
+	for t in "${TARGETS[@]}" growth ${RPS[growth10]:+growth10} big; do
 		# shellcheck disable=SC2086
 		[ -n "${WALB[$t]:-}" ] && walline+="${LABEL[$t]} $(f0 "$(median ${WALB[$t]})"); "
 	done
@@ -766,6 +805,7 @@ make_report() {
 	report "                                        after $RSS_N more ($(f0 "$RSS_RPS") req/s): $RSS1"
 	report "                                 baseline.c workers for comparison: $BASE_RSS"
 	report "growth: $BENCH_GROWTH_ROWS existing calls and deliveries ($GROWTH_SIZE, written in SQL in ${GROWTH_FILL_S}s), $BENCH_GROWTH_ROUNDS round(s)"
+	[ -z "${RPS[growth10]:-}" ] || report "growth to $BENCH_GROWTH_DELIVERIES deliveries in all ($GROWTH10_SIZE; the ones past $BENCH_GROWTH_ROWS with ~60-byte bodies, written in SQL in ${GROWTH10_FILL_S}s), $BENCH_GROWTH_ROUNDS round(s)"
 	report "big bodies: CallScaler post-call with a $BENCH_BIG_KB KB transcription (body $(kv mean_body "$BIG") B), wrk -c$BENCH_BIG_CONNS, $(awk -v r="$(kv rps "$BIG")" -v b="$(kv mean_body "$BIG")" 'BEGIN { printf "%.1f", r * b / 1048576 }') MB/s of bodies; tables after it: $BIG_SIZE"
 	report ""
 	report "targets (reported, not asserted):"
@@ -779,6 +819,11 @@ make_report() {
 	# shellcheck disable=SC2086
 	g=$(median ${RPS[growth]})
 	report "  $BENCH_GROWTH_ROWS existing calls >= 90% of empty:        $(ratio "$g" "$ch")  $(meets "$(ratio "$g" "$ch")" '>=' 0.9)  (postgres CPU per request $(f0 "$(median ${CPU_PG[growth]})") µs vs $(f0 "$(median ${CPU_PG[callhook]})") µs empty)"
+	if [ -n "${RPS[growth10]:-}" ]; then
+		# shellcheck disable=SC2086
+		g=$(median ${RPS[growth10]})
+		report "  $BENCH_GROWTH_DELIVERIES existing deliveries >= 90% of empty:  $(ratio "$g" "$ch")  $(meets "$(ratio "$g" "$ch")" '>=' 0.9)  (postgres CPU per request $(f0 "$(median ${CPU_PG[growth10]})") µs)"
+	fi
 	[ "$FAILED" = 0 ] || report "FAILED: some acknowledged requests are missing from the database (see above)"
 	mkdir -p "$(dirname "$BENCH_OUT")"
 	printf '%s\n' "${REPORT[@]}" | tee "$BENCH_OUT"
