@@ -80,6 +80,7 @@ defaults(void)
 	CHECK(cfg->lock_timeout_ms == 1000, "lock_timeout defaults to 1000 ms");
 	CHECK(cfg->statement_timeout_ms == 5000, "statement_timeout defaults to 5000 ms");
 	CHECK(cfg->delivery_budget_ms == 3000, "delivery_budget_ms defaults to 3000");
+	CHECK(cfg->requests_in_flight == 4, "requests_in_flight defaults to 4");
 	config_free(cfg);
 	unlink(path);
 	free(path);
@@ -146,13 +147,15 @@ bounds(void)
 	    "lock_timeout = 250\n"              /* 3 */
 	    "statement_timeout = 900\n"         /* 4 */
 	    "delivery_budget_ms = 1500\n"       /* 5 */
+	    "[server]\nrequests_in_flight = 64\n"      /* 6, 7 */
 	    "[source a]\nvendor = calltracker\ntoken = t\n");
 	struct config *cfg = config_load(path);
 	char want[512];
 
 	CHECK(cfg->nproblems == 0, "bounds in range are no problem");
 	CHECK(cfg->connect_timeout_s == 7 && cfg->lock_timeout_ms == 250 &&
-	    cfg->statement_timeout_ms == 900 && cfg->delivery_budget_ms == 1500, "bounds read");
+	    cfg->statement_timeout_ms == 900 && cfg->delivery_budget_ms == 1500 &&
+	    cfg->requests_in_flight == 64, "bounds read");
 	config_free(cfg);
 	unlink(path);
 	free(path);
@@ -162,13 +165,15 @@ bounds(void)
 	    "lock_timeout = 5s\n"               /* 3 */
 	    "statement_timeout = 600001\n"      /* 4 */
 	    "delivery_budget_ms = \n"           /* 5 */
+	    "[server]\nrequests_in_flight = 0\n"       /* 6, 7 */
 	    "[source a]\nvendor = calltracker\ntoken = t\n");
 	cfg = config_load(path);
 	EXPECT(2, "connect_timeout: expected 2 to 60");
 	EXPECT(3, "lock_timeout: expected 10 to 60000");
 	EXPECT(4, "statement_timeout: expected 100 to 600000");
 	EXPECT(5, "delivery_budget_ms: expected 100 to 60000");
-	CHECK(cfg->nproblems == 4, "exactly four problems (got %zu)", cfg->nproblems);
+	EXPECT(7, "requests_in_flight: expected 1 to 64");
+	CHECK(cfg->nproblems == 5, "exactly five problems (got %zu)", cfg->nproblems);
 	CHECK(cfg->lock_timeout_ms == 1000, "a refused value leaves the default");
 	config_free(cfg);
 	unlink(path);
