@@ -734,15 +734,13 @@ ingest_request(struct request *req, struct batch *b, const struct raw_delivery *
 {
 	struct live lv = { .req = req, .raw = raw, .res = res };
 	struct sink sink = { .b = b };
-	enum ch_err err;
 
 	if (!live_hit(req))
 		return ingest_with(req->cfg, &sink, raw, res, req->error, sizeof(req->error), &req->reply,
 		    event);
 	batch_solo(b, ingest_live, &lv);
 	*event = lv.event;
-	err = lv.err;
-	return err;
+	return lv.err;
 }
 
 void
