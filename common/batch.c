@@ -7,6 +7,7 @@
  * the next batch, led by one of their threads. Nothing ever waits for a batch
  * to fill: a lone delivery is a batch of one, written at once.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ struct item {
 	char *sqlstate;                 /* the caller's, 6 bytes */
 	enum ch_err err;
 	long long deadline;             /* monotonic ms */
+	bool taken;                     /* in the leader's batch, under mu */
 	bool done;                      /* set by the leader, under mu */
 	struct item *next;
 };
@@ -54,6 +56,23 @@ mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The mutex, and the condition variable on the monotonic clock (for timed waits). */
+static bool
+init_locks(struct batch *b)
+{
+	pthread_condattr_t attr;
+	bool ok;
+
+	if (pthread_mutex_init(&b->mu, NULL) != 0)
+		return false;
+	ok = pthread_condattr_init(&attr) == 0 && pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+	    pthread_cond_init(&b->cv, &attr) == 0;
+	pthread_condattr_destroy(&attr);
+	if (!ok)
+		pthread_mutex_destroy(&b->mu);
+	return ok;
+}
+
 struct batch *
 batch_new(struct store *st, size_t max_count, size_t max_bytes, int budget_ms, struct metrics *metrics)
 {
@@ -65,15 +84,13 @@ batch_new(struct store *st, size_t max_count, size_t max_bytes, int budget_ms, s
 	b->taken = calloc(b->max_count, sizeof(*b->taken));
 	b->ins = calloc(b->max_count, sizeof(*b->ins));
 	b->results = calloc(b->max_count, sizeof(*b->results));
-	if (b->taken == NULL || b->ins == NULL || b->results == NULL ||
-	    pthread_mutex_init(&b->mu, NULL) != 0) {
+	if (b->taken == NULL || b->ins == NULL || b->results == NULL || !init_locks(b)) {
 		free(b->taken);
 		free(b->ins);
 		free(b->results);
 		free(b);
 		return NULL;
 	}
-	pthread_cond_init(&b->cv, NULL);
 	b->tail = &b->head;
 	b->st = st;
 	b->max_bytes = max_bytes;
@@ -116,6 +133,7 @@ take(struct batch *b)
 		if (n > 0 && (it->in == NULL || bytes + item_bytes(it) > b->max_bytes))
 			break;
 		b->taken[n++] = it;
+		it->taken = true;
 		if ((b->head = it->next) == NULL)
 			b->tail = &b->head;
 		if (it->in == NULL)
@@ -189,9 +207,26 @@ run(struct batch *b, size_t n)
 	b->reconnects = store_reconnects(b->st);
 }
 
-/* Queues `it` and returns when its batch has run, leading batches while none runs. */
+/* Takes `it`, not yet taken, out of the queue (under mu). */
 static void
-submit(struct batch *b, struct item *it)
+unqueue(struct batch *b, struct item *it)
+{
+	struct item **pp = &b->head;
+
+	while (*pp != it)
+		pp = &(*pp)->next;
+	*pp = it->next;
+	if (b->tail == &it->next)
+		b->tail = pp;
+}
+
+/*
+ * Queues `it` and returns true when its batch has run, leading batches while
+ * none runs. With `until` (CLOCK_MONOTONIC), gives up and returns false when
+ * its turn has not come by then.
+ */
+static bool
+submit(struct batch *b, struct item *it, const struct timespec *until)
 {
 	size_t i, n;
 
@@ -201,7 +236,14 @@ submit(struct batch *b, struct item *it)
 	b->tail = &it->next;
 	while (!it->done) {
 		if (b->leading) {
-			pthread_cond_wait(&b->cv, &b->mu);
+			if (until == NULL || it->taken)
+				pthread_cond_wait(&b->cv, &b->mu);
+			else if (pthread_cond_timedwait(&b->cv, &b->mu, until) == ETIMEDOUT && !it->taken &&
+			    !it->done) {
+				unqueue(b, it);
+				pthread_mutex_unlock(&b->mu);
+				return false;
+			}
 			continue;
 		}
 		b->leading = true;
@@ -215,6 +257,7 @@ submit(struct batch *b, struct item *it)
 		pthread_cond_broadcast(&b->cv);
 	}
 	pthread_mutex_unlock(&b->mu);
+	return true;
 }
 
 enum ch_err
@@ -224,7 +267,7 @@ batch_ingest(struct batch *b, const struct ingest *in, struct ingest_result *res
 
 	it.deadline = mono_ms() + (in->budget_ms > 0 ? in->budget_ms : b->budget_ms);
 	sqlstate[0] = '\0';
-	submit(b, &it);
+	(void)submit(b, &it, NULL);
 	return it.err;
 }
 
@@ -233,5 +276,21 @@ batch_solo(struct batch *b, batch_solo_fn fn, void *arg)
 {
 	struct item it = { .fn = fn, .arg = arg };
 
-	submit(b, &it);
+	(void)submit(b, &it, NULL);
+}
+
+bool
+batch_solo_within(struct batch *b, batch_solo_fn fn, void *arg, int wait_ms)
+{
+	struct item it = { .fn = fn, .arg = arg };
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	return submit(b, &it, &until);
 }

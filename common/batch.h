@@ -2,6 +2,7 @@
 #ifndef CALLHOOK_BATCH_H
 #define CALLHOOK_BATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "err.h"
 #include "store.h"
@@ -39,5 +40,12 @@ enum ch_err batch_ingest(struct batch *b, const struct ingest *in, struct ingest
 
 /* Runs fn(st, arg) with the connection to itself, in its turn among the batches. Thread-safe. */
 void batch_solo(struct batch *b, batch_solo_fn fn, void *arg);
+
+/*
+ * As batch_solo(), for work that must not wait long (a caller on the line):
+ * false, with fn not run, when its turn has not come within wait_ms (the
+ * batch running then takes longer).
+ */
+bool batch_solo_within(struct batch *b, batch_solo_fn fn, void *arg, int wait_ms) MUSTCHECK;
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -551,6 +552,7 @@ decode_raw(const struct source *src, const struct raw_delivery *raw, int kind, s
 struct sink {
 	struct store *st;       /* or NULL */
 	struct batch *b;        /* when st is NULL */
+	int route_ms;           /* what is left of an in-call hit's route_timeout_ms; 0: all of it */
 	char sqlstate[6];       /* of the last failure */
 };
 
@@ -656,14 +658,14 @@ ingest_with(const struct config *cfg, struct sink *s, const struct raw_delivery 
 		    JSON_OUT) : NULL,
 		.received_at = when,
 	};
-	if (derr == CH_OK && d.route && reply != NULL)
-		in.budget_ms = cfg->route_timeout_ms;   /* the caller is on the line */
+	if (derr == CH_OK && d.route && reply != NULL)   /* the caller is on the line */
+		in.budget_ms = s->route_ms > 0 ? s->route_ms : cfg->route_timeout_ms;
 	if (key == NULL)
 		err = CH_ERR_NOMEM;
 	else if ((err = sink_ingest(s, &in, res)) == CH_ERR_DB)
 		err = keep_as_error(s, &in, res, error, errlen);
 	if (err == CH_OK && derr == CH_OK && d.route && reply != NULL && s->st != NULL)
-		err = route_reply(s->st, &d, cfg->route_timeout_ms - res->spent_ms, reply);
+		err = route_reply(s->st, &d, in.budget_ms - res->spent_ms, reply);
 	else if (err == CH_ERR_DB_DOWN && derr == CH_OK && d.route && reply != NULL)
 		*reply = strdup("{}");  /* spooled: the call flow goes on */
 	else if (err == CH_OK && d.reply != NULL && reply != NULL)
@@ -709,36 +711,56 @@ answer_live_hit(struct request *req)
 		req->err = CH_OK;
 }
 
-/* A live hit's ingest_raw(), run with the worker's connection to itself (batch_solo()). */
+/* A live hit's ingest_raw(), run with the worker's connection to itself (batch_solo_within()). */
 struct live {
 	struct request *req;
 	const struct raw_delivery *raw;
 	struct ingest_result *res;
+	int64_t arrived_ms;     /* monotonic */
 	char *event;
 	enum ch_err err;
 };
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void
 ingest_live(struct store *st, void *arg)
 {
 	struct live *lv = arg;
+	long long left = lv->req->cfg->route_timeout_ms - (mono_ms() - lv->arrived_ms);
+	struct sink s = { .st = st, .route_ms = left > 1 ? (int)left : 1 };
 
-	lv->err = ingest_raw(lv->req->cfg, st, lv->raw, lv->res, lv->req->error, sizeof(lv->req->error),
+	lv->err = ingest_with(lv->req->cfg, &s, lv->raw, lv->res, lv->req->error, sizeof(lv->req->error),
 	    &lv->req->reply, &lv->event);
 }
 
-/* Decodes and stores `raw`: a live hit on its own (its routing answer waits on it), else in a batch. */
+/*
+ * Decodes and stores `raw` in a batch; a live hit on its own instead, within
+ * route_timeout_ms of its arrival, waiting included: when the connection is
+ * not free in time, CH_ERR_DB_DOWN (spool it) and the answer {}.
+ */
 static enum ch_err
 ingest_request(struct request *req, struct batch *b, const struct raw_delivery *raw,
     struct ingest_result *res, char **event)
 {
-	struct live lv = { .req = req, .raw = raw, .res = res };
+	struct live lv = { .req = req, .raw = raw, .res = res, .arrived_ms = mono_ms() };
 	struct sink sink = { .b = b };
 
 	if (!live_hit(req))
 		return ingest_with(req->cfg, &sink, raw, res, req->error, sizeof(req->error), &req->reply,
 		    event);
-	batch_solo(b, ingest_live, &lv);
+	if (!batch_solo_within(b, ingest_live, &lv, req->cfg->route_timeout_ms)) {
+		log_msg(LOG_WARNING, "in-call hit waited route_timeout_ms for the database: spooling it");
+		req->reply = strdup("{}");
+		return CH_ERR_DB_DOWN;
+	}
 	*event = lv.event;
 	return lv.err;
 }

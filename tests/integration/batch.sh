@@ -9,6 +9,8 @@
 # - a call's three events in one batch, in each of the 3! orders: the row equals the written-down one, and the
 #   one the same events make when sent one after the other;
 # - the same body twice in one batch: stored, then duplicate with the same delivery id;
+# - a CallScaler in-call hit that would wait behind a batch longer than route_timeout_ms is answered {} in
+#   time, spooled, and stored once the batch's lock has gone;
 # - SIGKILL of a worker while batches are in flight under load: every acknowledged delivery stored exactly
 #   once, no 502 (nginx resends what the dead worker had not answered).
 # Prints TAP.
@@ -27,6 +29,7 @@ write_config
 # waits for the held lock must outlast it; one worker, so that every request meets the same batcher
 sed -i "/^\[database\]/a lock_timeout = 5000\ndelivery_budget_ms = 10000" "$T/callhook.conf"
 sed -i "/^\[server\]/a requests_in_flight = 8" "$T/callhook.conf"
+config_append "$REPO/tests/fixtures/callscaler/sources.conf"
 callhook_migrate || bail_out "migrate failed"
 callhook_start 1 || bail_out "callhook did not start"
 nginx_start || bail_out "nginx did not start"
@@ -56,21 +59,27 @@ first_waits() {
 	[ "$(sql "select count(*) from pg_stat_activity where application_name = 'callhook' and wait_event_type = 'Lock'")" = 1 ]
 }
 
+# hold_lock SECONDS: another session holds SHARE ROW EXCLUSIVE on callhook.deliveries (which makes every
+# ingest() wait) for SECONDS, in the background ($LOCKER); returns once the lock is held.
+hold_lock() {
+	PGAPPNAME=batch-lock psql -X -q -h "$T/pg" -U postgres -d callhook -c 'BEGIN' \
+		-c 'LOCK TABLE callhook.deliveries IN SHARE ROW EXCLUSIVE MODE' -c "SELECT pg_sleep($1)" \
+		-c 'COMMIT' >/dev/null 2>&1 &
+	LOCKER=$!
+	wait_until "$WAIT_S" lock_held || diag "the lock on callhook.deliveries was not taken"
+}
+
 # in_batches NAME FIRST FILE...: while another session holds a lock on callhook.deliveries for HOLD_S
 # seconds, post FIRST; once its statement waits for the lock, post the FILEs 0.1 s apart (so they queue in
 # that order). Waits for every answer: $T/ans-NAME-0 for FIRST, $T/ans-NAME-1… for the FILEs. Sets BATCHES and
 # BATCHED to what callhook_batches_total and callhook_batched_deliveries_total grew by.
 in_batches() {
-	local name=$1 first=$2 f i=0 b0 d0 locker
+	local name=$1 first=$2 f i=0 b0 d0
 	shift 2
 	SENDERS=()
 	b0=$(metric callhook_batches_total)
 	d0=$(metric callhook_batched_deliveries_total)
-	PGAPPNAME=batch-lock psql -X -q -h "$T/pg" -U postgres -d callhook -c 'BEGIN' \
-		-c 'LOCK TABLE callhook.deliveries IN SHARE ROW EXCLUSIVE MODE' -c "SELECT pg_sleep($HOLD_S)" \
-		-c 'COMMIT' >/dev/null 2>&1 &
-	locker=$!
-	wait_until "$WAIT_S" lock_held || diag "$name: the lock was not taken"
+	hold_lock "$HOLD_S"
 	send_bg "$name-0" "$first"
 	wait_until "$WAIT_S" first_waits || diag "$name: the first delivery did not wait for the lock"
 	for f; do
@@ -78,7 +87,7 @@ in_batches() {
 		send_bg "$name-$i" "$f"
 		sleep 0.1
 	done
-	wait "${SENDERS[@]}" "$locker"
+	wait "${SENDERS[@]}" "$LOCKER"
 	BATCHES=$(($(metric callhook_batches_total) - b0))
 	BATCHED=$(($(metric callhook_batched_deliveries_total) - d0))
 	diag "$name: $BATCHED deliveries in $BATCHES batches"
@@ -169,6 +178,24 @@ is "$(sql "select count(*) from deliveries where convert_from(body, 'UTF8') like
 is "$(answer redelivery-1)" "200|{\"status\":\"stored\",\"delivery\":$id}" "redelivery: the first copy is answered stored"
 is "$(answer redelivery-2)" "200|{\"status\":\"duplicate\",\"delivery\":$id}" \
 	"redelivery: the second is answered duplicate with the first's delivery id"
+
+# --- an in-call hit does not wait behind a batch past route_timeout_ms (2000) ------------------------------
+log_from=$(($(wc -l <"$T/callhook.log") + 1))
+SENDERS=()
+hold_lock 4
+send_bg incall-0 "$(body "$F/call_received.body" 65000)"
+wait_until "$WAIT_S" first_waits || diag "in-call: the batch did not wait for the lock"
+post POST "/hooks/acme-cs/in_call?token=cs-token" -H 'Content-Type: application/x-www-form-urlencoded' \
+	--data-raw "From=%2B13055551212&To=%2B18005551234&CallSid=CAbatch1"
+held=no
+lock_held && held=yes
+is "$HTTP_STATUS|$RESP_BODY|$held" "200|{}|yes" "in-call: answered 200 {} while the batch ahead of it still waited"
+wait "${SENDERS[@]}" "$LOCKER"
+is "$(answer incall-0 | cut -c1-22)" '200|{"status":"stored"' "in-call: the batch's delivery is stored once the lock goes"
+in_call_stored() { [ "$(sql "select count(*) from calls where source = 'acme-cs' and external_id = 'CAbatch1'")" = 1 ]; }
+ok 'wait_until "$WAIT_S" in_call_stored' "in-call: the spooled hit is stored once the lock has gone"
+like "$(tail -n "+$log_from" "$T/callhook.log")" 'in-call hit waited route_timeout_ms for the database: spooling it' \
+	"in-call: the log says why it was spooled"
 
 # --- SIGKILL of a worker while batches are in flight --------------------------------------------------------
 callhook_stop || diag "callhook did not stop by itself"
