@@ -40,6 +40,8 @@ const struct option_doc config_options[] = {
 	  "where requests wait while PostgreSQL is unreachable" },
 	{ "server", "route_timeout_ms", "2000",
 	  "bound on callhook.route_call() for CallScaler in-call hits; {} is answered past it" },
+	{ "server", "requests_in_flight", "4",
+	  "requests each serve worker answers at once (1 to 64), sharing its one database connection" },
 	{ "source", "vendor", NULL, "callrail, calltracker, salpre, callscaler or fonedynamics" },
 	{ "source", "signing_key", NULL, "CallRail: HMAC-SHA1 key checked against the Signature header" },
 	{ "source", "token", NULL, "required as ?token=... or Authorization: Bearer ..." },
@@ -198,6 +200,21 @@ source_key(struct parse *p, const char *name, const char *v)
 	return true;
 }
 
+/* Reads a whole decimal number from lo to hi into *out, or records a problem naming the key. */
+static void
+int_option(struct parse *p, const char *name, const char *v, long lo, long hi, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
+		problem(p->cfg, p->line, "%s: expected %ld to %ld", name, lo, hi);
+	else
+		*out = (int)n;
+}
+
 static bool
 server_key(struct parse *p, const char *name, const char *v)
 {
@@ -221,23 +238,12 @@ server_key(struct parse *p, const char *name, const char *v)
 			cfg->route_timeout_ms = n;
 		return true;
 	}
+	if (!strcmp(name, "requests_in_flight")) {
+		int_option(p, name, v, 1, 64, &cfg->requests_in_flight);
+		return true;
+	}
 	problem(cfg, p->line, "unknown key \"%s\" in [server]", name);
 	return true;
-}
-
-/* Reads a whole decimal number from lo to hi into *out, or records a problem naming the key. */
-static void
-int_option(struct parse *p, const char *name, const char *v, long lo, long hi, int *out)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
-		problem(p->cfg, p->line, "%s: expected %ld to %ld", name, lo, hi);
-	else
-		*out = (int)n;
 }
 
 static bool
@@ -406,6 +412,7 @@ set_defaults(struct config *cfg)
 {
 	cfg->max_body = 1024 * 1024;
 	cfg->route_timeout_ms = 2000;
+	cfg->requests_in_flight = 4;
 	cfg->connect_timeout_s = 3;
 	cfg->lock_timeout_ms = 1000;
 	cfg->statement_timeout_ms = 5000;

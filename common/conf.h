@@ -37,6 +37,7 @@ struct config {
 	size_t max_body;
 	char *spool_dir;
 	int route_timeout_ms;    /* bound on callhook.route_call() */
+	int requests_in_flight;  /* request threads per serve worker (group commit) */
 	struct source *sources;
 	size_t nsources;
 	char **problems;         /* "FILE:LINE: message" */

@@ -1,4 +1,8 @@
-/* Log lines on stderr: "callhook[pid]: LEVEL: message". */
+/*
+ * Log lines on stderr: "callhook[pid]: LEVEL: message". Safe from a worker's
+ * request threads: each line is formatted on the caller's stack and written
+ * with one fprintf(), which stdio locks, so lines never interleave.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>

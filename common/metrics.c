@@ -32,6 +32,7 @@ struct slot {
 struct metrics {
 	int lock;
 	uint64_t reconnects;
+	uint64_t batches, batched;      /* transactions of deliveries, and the deliveries in them */
 	uint64_t le[NBUCKET + 1];       /* per bucket, not cumulative; last is +Inf */
 	uint64_t sum_us;
 	uint64_t total;
@@ -115,6 +116,15 @@ metrics_reconnects(struct metrics *m, unsigned long n)
 		__atomic_add_fetch(&m->reconnects, n, __ATOMIC_RELAXED);
 }
 
+void
+metrics_batch(struct metrics *m, size_t n)
+{
+	if (m == NULL)
+		return;
+	__atomic_add_fetch(&m->batches, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->batched, n, __ATOMIC_RELAXED);
+}
+
 /* Appends to a growing string. */
 static void
 put(char **buf, size_t *len, size_t *cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -190,7 +200,7 @@ render_latency(const struct metrics *m, char **b, size_t *len, size_t *cap)
 }
 
 char *
-metrics_render(const struct metrics *m, long spool_depth, int workers)
+metrics_render(const struct metrics *m, long spool_depth, int workers, int in_flight)
 {
 	size_t len = 0, cap = 4096;
 	char *b = malloc(cap);
@@ -207,5 +217,13 @@ metrics_render(const struct metrics *m, long spool_depth, int workers)
 	    "# HELP callhook_workers Worker processes configured.\n# TYPE callhook_workers gauge\n"
 	    "callhook_workers %d\n", spool_depth < 0 ? 0 : spool_depth,
 	    (unsigned long long)__atomic_load_n(&m->reconnects, __ATOMIC_RELAXED), workers);
+	put(&b, &len, &cap, "# HELP callhook_requests_in_flight Request threads per worker.\n"
+	    "# TYPE callhook_requests_in_flight gauge\ncallhook_requests_in_flight %d\n"
+	    "# HELP callhook_batches_total Transactions that wrote deliveries (group commit).\n"
+	    "# TYPE callhook_batches_total counter\ncallhook_batches_total %llu\n"
+	    "# HELP callhook_batched_deliveries_total Deliveries written in those transactions.\n"
+	    "# TYPE callhook_batched_deliveries_total counter\ncallhook_batched_deliveries_total %llu\n",
+	    in_flight, (unsigned long long)__atomic_load_n(&m->batches, __ATOMIC_RELAXED),
+	    (unsigned long long)__atomic_load_n(&m->batched, __ATOMIC_RELAXED));
 	return b;
 }

@@ -2,6 +2,7 @@
 #ifndef CALLHOOK_METRICS_H
 #define CALLHOOK_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct metrics;
@@ -16,7 +17,10 @@ void metrics_observe(struct metrics *m, const char *source, const char *vendor, 
 /* Adds database reconnects. */
 void metrics_reconnects(struct metrics *m, unsigned long n);
 
-/* The Prometheus text exposition (new string; free()). */
-char *metrics_render(const struct metrics *m, long spool_depth, int workers);
+/* Counts one batch (one transaction) of n deliveries written together; m may be NULL. */
+void metrics_batch(struct metrics *m, size_t n);
+
+/* The Prometheus text exposition (new string; free()); in_flight: request threads per worker. */
+char *metrics_render(const struct metrics *m, long spool_depth, int workers, int in_flight);
 
 #endif

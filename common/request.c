@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "batch.h"
 #include "form.h"
 #include "json_strict.h"
 #include "log.h"
@@ -396,52 +398,6 @@ request_raw(struct request *req, struct raw_delivery *raw)
 	return CH_OK;
 }
 
-/*
- * A hit the caller waits on (the vendor's live_event: CallScaler in-call) is answered 200 even
- * when its body is rejected (kept as such): `{}` lets the call flow go on.
- */
-static void
-answer_live_hit(struct request *req)
-{
-	const char *live = req->vendor != NULL ? req->vendor->live_event : NULL;
-
-	if (req->err != CH_ERR_BAD_BODY || live == NULL || req->event == NULL || strcmp(req->event, live))
-		return;
-	free(req->reply);
-	if ((req->reply = strdup("{}")) != NULL)
-		req->err = CH_OK;
-}
-
-void
-request_process(struct request *req, struct store *st)
-{
-	struct raw_delivery raw = { 0 };
-	struct ingest_result res = { 0 };
-	char *event = NULL;
-	enum ch_err err;
-
-	if ((err = request_raw(req, &raw)) != CH_OK) {
-		fail(req, err, NULL);
-		goto out;
-	}
-	err = ingest_raw(req->cfg, st, &raw, &res, req->error, sizeof(req->error), &req->reply, &event);
-	req->event_name = event;
-	req->err = err;
-	req->delivery_id = res.delivery_id;
-	req->outcome = res.outcome;
-	if (err == CH_ERR_DB_DOWN) {
-		if (spool_write(req->cfg->spool_dir, &raw) == CH_OK) {
-			req->err = CH_OK;
-			req->outcome = OUT_SPOOLED;
-		} else
-			fail(req, CH_ERR_UNAVAILABLE, "database unavailable");
-	} else if (err == CH_OK && res.outcome == OUT_DUPLICATE && res.prior == OUT_REJECTED)
-		req->err = CH_ERR_BAD_BODY;
-	answer_live_hit(req);
-out:
-	raw_delivery_clear(&raw);
-}
-
 /* Parses the body into d->doc according to its kind; false with an error naming the problem. */
 static bool
 parse_body(const struct raw_delivery *raw, int kind, struct json_object **doc, char *error,
@@ -592,6 +548,27 @@ decode_raw(const struct source *src, const struct raw_delivery *raw, int kind, s
 	return err;
 }
 
+/* Where a delivery is stored: through this thread's own store, or the worker's batcher. */
+struct sink {
+	struct store *st;       /* or NULL */
+	struct batch *b;        /* when st is NULL */
+	int route_ms;           /* what is left of an in-call hit's route_timeout_ms; 0: all of it */
+	char sqlstate[6];       /* of the last failure */
+};
+
+/* store_ingest() or batch_ingest(), as the sink says. */
+static enum ch_err
+sink_ingest(struct sink *s, const struct ingest *in, struct ingest_result *res)
+{
+	enum ch_err err;
+
+	if (s->st == NULL)
+		return batch_ingest(s->b, in, res, s->sqlstate);
+	err = store_ingest(s->st, in, res);
+	snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", store_sqlstate(s->st));
+	return err;
+}
+
 /*
  * Asks callhook.route_call() with what is left, `left_ms`, of the hit's
  * route_timeout_ms (its ingest spent the rest); {} when it fails, times out or
@@ -617,16 +594,15 @@ route_reply(struct store *st, struct decoded *d, long long left_ms, char **reply
  * (which applies it again).
  */
 static enum ch_err
-keep_as_error(struct store *st, struct ingest *in, struct ingest_result *res, char *error,
-    size_t errlen)
+keep_as_error(struct sink *s, struct ingest *in, struct ingest_result *res, char *error, size_t errlen)
 {
 	char msg[128];
 
-	snprintf(msg, sizeof(msg), "could not store rows: SQLSTATE %s", store_sqlstate(st));
+	snprintf(msg, sizeof(msg), "could not store rows: SQLSTATE %s", s->sqlstate);
 	in->outcome = OUT_ERROR;
 	in->error = msg;
 	in->rows = NULL;
-	if (store_ingest(st, in, res) != CH_OK)
+	if (sink_ingest(s, in, res) != CH_OK)
 		return CH_ERR_DB_DOWN;
 	snprintf(error, errlen, "%s", msg);
 	return CH_ERR_DB;
@@ -651,8 +627,9 @@ decode_delivery(const struct config *cfg, const struct raw_delivery *raw, struct
 	return decode_raw(src, raw, *kindp, d);
 }
 
-enum ch_err
-ingest_raw(const struct config *cfg, struct store *st, const struct raw_delivery *raw,
+/* ingest_raw() through a sink; a routing decision only with a store of the thread's own. */
+static enum ch_err
+ingest_with(const struct config *cfg, struct sink *s, const struct raw_delivery *raw,
     struct ingest_result *res, char *error, size_t errlen, char **reply, char **event)
 {
 	const struct source *src = NULL;
@@ -681,14 +658,14 @@ ingest_raw(const struct config *cfg, struct store *st, const struct raw_delivery
 		    JSON_OUT) : NULL,
 		.received_at = when,
 	};
-	if (derr == CH_OK && d.route && reply != NULL)
-		in.budget_ms = cfg->route_timeout_ms;   /* the caller is on the line */
+	if (derr == CH_OK && d.route && reply != NULL)   /* the caller is on the line */
+		in.budget_ms = s->route_ms > 0 ? s->route_ms : cfg->route_timeout_ms;
 	if (key == NULL)
 		err = CH_ERR_NOMEM;
-	else if ((err = store_ingest(st, &in, res)) == CH_ERR_DB)
-		err = keep_as_error(st, &in, res, error, errlen);
-	if (err == CH_OK && derr == CH_OK && d.route && reply != NULL)
-		err = route_reply(st, &d, cfg->route_timeout_ms - res->spent_ms, reply);
+	else if ((err = sink_ingest(s, &in, res)) == CH_ERR_DB)
+		err = keep_as_error(s, &in, res, error, errlen);
+	if (err == CH_OK && derr == CH_OK && d.route && reply != NULL && s->st != NULL)
+		err = route_reply(s->st, &d, in.budget_ms - res->spent_ms, reply);
 	else if (err == CH_ERR_DB_DOWN && derr == CH_OK && d.route && reply != NULL)
 		*reply = strdup("{}");  /* spooled: the call flow goes on */
 	else if (err == CH_OK && d.reply != NULL && reply != NULL)
@@ -700,6 +677,122 @@ ingest_raw(const struct config *cfg, struct store *st, const struct raw_delivery
 	free(key);
 	decoded_clear(&d);
 	return err != CH_OK ? err : derr;
+}
+
+enum ch_err
+ingest_raw(const struct config *cfg, struct store *st, const struct raw_delivery *raw,
+    struct ingest_result *res, char *error, size_t errlen, char **reply, char **event)
+{
+	struct sink s = { .st = st };
+
+	return ingest_with(cfg, &s, raw, res, error, errlen, reply, event);
+}
+
+/* Whether the request is a hit the caller waits on (the vendor's live_event: CallScaler in-call). */
+static bool
+live_hit(const struct request *req)
+{
+	const char *live = req->vendor != NULL ? req->vendor->live_event : NULL;
+
+	return live != NULL && req->event != NULL && !strcmp(req->event, live);
+}
+
+/*
+ * A live hit is answered 200 even when its body is rejected (kept as such):
+ * `{}` lets the call flow go on.
+ */
+static void
+answer_live_hit(struct request *req)
+{
+	if (req->err != CH_ERR_BAD_BODY || !live_hit(req))
+		return;
+	free(req->reply);
+	if ((req->reply = strdup("{}")) != NULL)
+		req->err = CH_OK;
+}
+
+/* A live hit's ingest_raw(), run with the worker's connection to itself (batch_solo_within()). */
+struct live {
+	struct request *req;
+	const struct raw_delivery *raw;
+	struct ingest_result *res;
+	int64_t arrived_ms;     /* monotonic */
+	char *event;
+	enum ch_err err;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+ingest_live(struct store *st, void *arg)
+{
+	struct live *lv = arg;
+	long long left = lv->req->cfg->route_timeout_ms - (mono_ms() - lv->arrived_ms);
+	struct sink s = { .st = st, .route_ms = left > 1 ? (int)left : 1 };
+
+	lv->err = ingest_with(lv->req->cfg, &s, lv->raw, lv->res, lv->req->error, sizeof(lv->req->error),
+	    &lv->req->reply, &lv->event);
+}
+
+/*
+ * Decodes and stores `raw` in a batch; a live hit on its own instead, within
+ * route_timeout_ms of its arrival, waiting included: when the connection is
+ * not free in time, CH_ERR_DB_DOWN (spool it) and the answer {}.
+ */
+static enum ch_err
+ingest_request(struct request *req, struct batch *b, const struct raw_delivery *raw,
+    struct ingest_result *res, char **event)
+{
+	struct live lv = { .req = req, .raw = raw, .res = res, .arrived_ms = mono_ms() };
+	struct sink sink = { .b = b };
+
+	if (!live_hit(req))
+		return ingest_with(req->cfg, &sink, raw, res, req->error, sizeof(req->error), &req->reply,
+		    event);
+	if (!batch_solo_within(b, ingest_live, &lv, req->cfg->route_timeout_ms)) {
+		log_msg(LOG_WARNING, "in-call hit waited route_timeout_ms for the database: spooling it");
+		req->reply = strdup("{}");
+		return CH_ERR_DB_DOWN;
+	}
+	*event = lv.event;
+	return lv.err;
+}
+
+void
+request_process(struct request *req, struct batch *b)
+{
+	struct raw_delivery raw = { 0 };
+	struct ingest_result res = { 0 };
+	char *event = NULL;
+	enum ch_err err;
+
+	if ((err = request_raw(req, &raw)) != CH_OK) {
+		fail(req, err, NULL);
+		goto out;
+	}
+	err = ingest_request(req, b, &raw, &res, &event);
+	req->event_name = event;
+	req->err = err;
+	req->delivery_id = res.delivery_id;
+	req->outcome = res.outcome;
+	if (err == CH_ERR_DB_DOWN) {
+		if (spool_write(req->cfg->spool_dir, &raw) == CH_OK) {
+			req->err = CH_OK;
+			req->outcome = OUT_SPOOLED;
+		} else
+			fail(req, CH_ERR_UNAVAILABLE, "database unavailable");
+	} else if (err == CH_OK && res.outcome == OUT_DUPLICATE && res.prior == OUT_REJECTED)
+		req->err = CH_ERR_BAD_BODY;
+	answer_live_hit(req);
+out:
+	raw_delivery_clear(&raw);
 }
 
 void

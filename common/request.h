@@ -74,9 +74,13 @@ enum ch_err request_auth(struct request *req) MUSTCHECK;
  * Decodes and stores an authenticated request read by the front, spooling it
  * when the database is down or does not answer within the delivery's budget
  * (a CallScaler in-call hit then answers {}). Sets req->outcome,
- * req->delivery_id, req->err.
+ * req->delivery_id, req->err. The delivery goes through the worker's batcher
+ * `b`, in one transaction with the others ready at the same time; a live hit
+ * (CallScaler in-call), whose routing answer the caller waits for, is stored
+ * and routed on its own (batch_solo()), as ingest_raw() does it.
  */
-void request_process(struct request *req, struct store *st);
+struct batch;
+void request_process(struct request *req, struct batch *b);
 
 /*
  * Decodes and stores `raw` (live, spooled or replayed); the core of

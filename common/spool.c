@@ -78,7 +78,8 @@ fsync_dir(const char *dir)
 enum ch_err
 spool_write(const char *dir, const struct raw_delivery *raw)
 {
-	static unsigned long seq;
+	static unsigned long next;      /* shared by a worker's request threads */
+	unsigned long seq = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
 	char tmp[4096], final[4096], *meta = meta_json(raw);
 	int fd = -1;
 	bool ok;
@@ -90,7 +91,7 @@ spool_write(const char *dir, const struct raw_delivery *raw)
 		return CH_ERR_UNAVAILABLE;
 	}
 	snprintf(final, sizeof(final), "%s/%020lld-%d-%lu.req", dir, (long long)raw->received_usec,
-	    (int)getpid(), seq++);
+	    (int)getpid(), seq);
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%d-%lu", dir, (int)getpid(), seq);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	ok = fd >= 0 && write_all(fd, MAGIC, strlen(MAGIC)) && write_all(fd, meta, strlen(meta)) &&

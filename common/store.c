@@ -161,17 +161,16 @@ settle(struct store *st)
 }
 
 /*
- * Sends the notifications of a committed delivery as a transaction of its
- * own (DESIGN.md: after each commit), without waiting for the answer: the
- * request is answered meanwhile, and settle() reads the result before the
- * connection's next command.
+ * Sends `notices` (a text[] literal) of a committed transaction as a
+ * transaction of its own (after each commit), without waiting for the answer:
+ * the requests are answered meanwhile, and settle() reads the result before
+ * the connection's next command.
  */
 static void
-notify_later(struct store *st, const PGresult *r)
+notify_later(struct store *st, const char *notices)
 {
-	const char *v[1];
+	const char *v[1] = { notices };
 
-	v[0] = PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3);
 	if (no_notices(v[0]))
 		return;
 	if (PQsendQueryPrepared(st->conn, "notify", 1, v, NULL, NULL, 0))
@@ -262,17 +261,43 @@ read_result(const PGresult *r, struct ingest_result *res)
 	res->prior = PQgetisnull(r, 0, 2) ? OUT_STORED : outcome_from(PQgetvalue(r, 0, 2));
 }
 
-static PGresult *
-exec_ingest(struct store *st, const struct ingest *in)
+/* The 13 parameters of callhook.ingest() for `in` (borrowed from it), the body binary. */
+struct ingest_params {
+	const char *v[13];
+	int len[13], fmt[13];
+};
+
+static void
+ingest_params(const struct ingest *in, struct ingest_params *p)
 {
 	const char *v[13] = { in->source, in->vendor, in->event, in->method, in->content_type,
 	    in->query, in->headers, in->body ? in->body : "", in->dedup_key, outcome_name(in->outcome),
 	    in->error, in->rows, in->received_at };
-	int len[13] = { 0 }, fmt[13] = { 0 };
 
-	len[7] = (int)in->body_len;
-	fmt[7] = 1;
-	return PQexecPrepared(st->conn, "ingest", 13, v, len, fmt, 0);
+	memcpy(p->v, v, sizeof(v));
+	memset(p->len, 0, sizeof(p->len));
+	memset(p->fmt, 0, sizeof(p->fmt));
+	p->len[7] = (int)in->body_len;
+	p->fmt[7] = 1;
+}
+
+static PGresult *
+exec_ingest(struct store *st, const struct ingest *in)
+{
+	struct ingest_params p;
+
+	ingest_params(in, &p);
+	return PQexecPrepared(st->conn, "ingest", 13, p.v, p.len, p.fmt, 0);
+}
+
+/* Queues callhook.ingest() for `in` in the connection's pipeline; false when libpq refused it. */
+static bool
+send_ingest(struct store *st, const struct ingest *in)
+{
+	struct ingest_params p;
+
+	ingest_params(in, &p);
+	return PQsendQueryPrepared(st->conn, "ingest", 13, p.v, p.len, p.fmt, 0) == 1;
 }
 
 static long long
@@ -324,6 +349,28 @@ back_off(int attempt, long long deadline)
 	return true;
 }
 
+/* Records a failed result r (NULL: the connection gave none): *f, st->sqlstate, reconnect when down. */
+static void
+note_failure(struct store *st, const PGresult *r, enum db_failure *f)
+{
+	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	*f = r != NULL ? db_classify(st->conn, r) : DB_DOWN;
+	snprintf(st->sqlstate, sizeof(st->sqlstate), "%s", state != NULL ? state : "08000");
+	if (*f == DB_DOWN)
+		st->prepared = false;   /* reconnect before the next attempt */
+}
+
+/* Cuts the next statements off after `left` ms at the latest; false (the connection lost) when it cannot. */
+static bool
+bound_statements(struct store *st, long long left, enum db_failure *f)
+{
+	if (set_timeout(st, left < st->statement_timeout_ms ? (int)left : st->statement_timeout_ms))
+		return true;
+	note_failure(st, NULL, f);
+	return false;
+}
+
 /*
  * One run of callhook.ingest(), its statement cut off after `left` ms at the
  * latest. True when stored; otherwise *f says what the failure calls for and
@@ -334,59 +381,203 @@ attempt_ingest(struct store *st, const struct ingest *in, struct ingest_result *
     enum db_failure *f)
 {
 	PGresult *r;
-	const char *state;
 
-	if (!set_timeout(st, left < st->statement_timeout_ms ? (int)left : st->statement_timeout_ms)) {
-		snprintf(st->sqlstate, sizeof(st->sqlstate), "08000");
-		st->prepared = false;
-		*f = DB_DOWN;
+	if (!bound_statements(st, left, f))
 		return false;
-	}
 	r = exec_ingest(st, in);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		read_result(r, res);
-		notify_later(st, r);
+		notify_later(st, PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3));
 		PQclear(r);
 		return true;
 	}
-	*f = db_classify(st->conn, r);
-	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	snprintf(st->sqlstate, sizeof(st->sqlstate), "%s", state != NULL ? state : "08000");
-	if (*f == DB_DOWN)
-		st->prepared = false;   /* reconnect before the next attempt */
+	note_failure(st, r, f);
 	PQclear(r);
 	return false;
+}
+
+/*
+ * Appends the elements of the text[] literal `notices` to the literal *all
+ * (*len its length): "{a,b}" and "{c}" make "{a,b,c}". False when out of memory.
+ */
+static bool
+add_notices(char **all, size_t *len, const char *notices)
+{
+	size_t n;
+	char *p;
+
+	if (no_notices(notices))
+		return true;
+	n = strlen(notices) - 2;        /* without the braces */
+	if ((p = realloc(*all, *len + n + 3)) == NULL)
+		return false;
+	*all = p;
+	if (*len == 0)
+		p[(*len)++] = '{';
+	else
+		p[*len - 1] = ',';
+	memcpy(p + *len, notices + 1, n);
+	*len += n;
+	p[(*len)++] = '}';
+	p[*len] = '\0';
+	return true;
+}
+
+/*
+ * Reads what the server answered to a pipeline of n ingest() calls and its
+ * sync: res[i] for each, their notices joined into *notices (a new string,
+ * free()). True when all n were stored and committed; otherwise the first
+ * failure is in *f and st->sqlstate.
+ */
+static bool
+read_pipeline(struct store *st, size_t n, struct ingest_result *res, char **notices, enum db_failure *f)
+{
+	PGresult *r;
+	size_t i, len = 0;
+	int k;
+	bool ok = true;
+
+	for (i = 0; i < n; i++) {
+		if ((r = PQgetResult(st->conn)) == NULL) {
+			note_failure(st, NULL, f);
+			return false;
+		}
+		if (ok && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+			read_result(r, &res[i]);
+			ok = add_notices(notices, &len, PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3));
+		} else if (ok && PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
+			note_failure(st, r, f);
+			ok = false;
+		}
+		PQclear(r);
+		while ((r = PQgetResult(st->conn)) != NULL)     /* the end of statement i's results */
+			PQclear(r);
+	}
+	/* then the sync, after the commit (or its failure); NULLs between are skipped, a few at most */
+	for (k = 0; k < 8 && PQstatus(st->conn) == CONNECTION_OK; k++) {
+		if ((r = PQgetResult(st->conn)) != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			return ok;
+		}
+		if (ok && r != NULL && PQresultStatus(r) != PGRES_TUPLES_OK) {
+			note_failure(st, r, f);
+			ok = false;
+		}
+		PQclear(r);
+	}
+	note_failure(st, NULL, f);
+	return false;
+}
+
+/*
+ * One run of n ingest() calls in one transaction and one round trip (libpq's
+ * pipeline mode: the statements up to the sync are one implicit transaction),
+ * each statement cut off after `left` ms. True when all were committed; then
+ * their notifications go out in one callhook.notify().
+ */
+static bool
+attempt_pipeline(struct store *st, const struct ingest *const *in, size_t n, struct ingest_result *res,
+    long long left, enum db_failure *f)
+{
+	char *notices = NULL;
+	size_t i;
+	bool ok;
+
+	if (!bound_statements(st, left, f))
+		return false;
+	if (!PQenterPipelineMode(st->conn)) {
+		note_failure(st, NULL, f);
+		return false;
+	}
+	for (i = 0; i < n && send_ingest(st, in[i]); i++)
+		;
+	if (i < n || !PQpipelineSync(st->conn)) {
+		note_failure(st, NULL, f);      /* the connection is reset before the next attempt */
+		return false;
+	}
+	ok = read_pipeline(st, n, res, &notices, f);
+	if (!PQexitPipelineMode(st->conn))
+		st->prepared = false;
+	if (ok)
+		notify_later(st, notices);
+	free(notices);
+	return ok;
+}
+
+/*
+ * Runs the n deliveries until stored, a failure that is not transient, the
+ * deadline or MAX_ATTEMPTS: CH_OK, or the last failure in *f and st->sqlstate
+ * and the attempts made in *tries.
+ */
+static enum ch_err
+run_bounded(struct store *st, const struct ingest *const *in, size_t n, struct ingest_result *res,
+    long long deadline, enum db_failure *f, int *tries)
+{
+	long long start = now_ms(), left;
+	size_t i;
+	bool ok;
+
+	st->sqlstate[0] = '\0';
+	for (*tries = 0; *tries < MAX_ATTEMPTS; ) {
+		if (*tries > 0 && !back_off(*tries, deadline))
+			break;
+		if ((left = deadline - now_ms()) <= 0 || store_connect(st) != CH_OK)
+			break;
+		++*tries;
+		ok = n == 1 ? attempt_ingest(st, in[0], res, left, f) :
+		    attempt_pipeline(st, in, n, res, left, f);
+		if (ok) {
+			for (i = 0; i < n; i++)
+				res[i].spent_ms = now_ms() - start;
+			return CH_OK;
+		}
+		if (*f == DB_ERROR)
+			break;
+	}
+	return CH_ERR_DB_DOWN;
+}
+
+/* Logs why n deliveries are spooled after `tries` attempts since `start`. */
+static void
+log_spooling(const struct store *st, size_t n, int tries, long long start)
+{
+	if (st->sqlstate[0] != '\0')
+		log_msg(LOG_WARNING, "could not store %s: SQLSTATE %s after %d attempts in %lld ms: "
+		    "spooling %s", n == 1 ? "delivery" : "batch", st->sqlstate, tries, now_ms() - start,
+		    n == 1 ? "it" : "each");
 }
 
 enum ch_err
 store_ingest(struct store *st, const struct ingest *in, struct ingest_result *res)
 {
-	long long start = now_ms(), left;
-	long long deadline = start + (in->budget_ms > 0 ? in->budget_ms : st->budget_ms);
+	long long start = now_ms();
 	enum db_failure f = DB_DOWN;
 	int tries;
 
-	st->sqlstate[0] = '\0';
-	for (tries = 0; tries < MAX_ATTEMPTS; ) {
-		if (tries > 0 && !back_off(tries, deadline))
-			break;
-		if ((left = deadline - now_ms()) <= 0 || store_connect(st) != CH_OK)
-			break;
-		tries++;
-		if (attempt_ingest(st, in, res, left, &f)) {
-			res->spent_ms = now_ms() - start;
-			return CH_OK;
-		}
-		if (f == DB_ERROR)
-			break;
-	}
+	if (run_bounded(st, &in, 1, res, start + (in->budget_ms > 0 ? in->budget_ms : st->budget_ms), &f,
+	    &tries) == CH_OK)
+		return CH_OK;
 	if (f == DB_ERROR && db_data_error(st->sqlstate)) {
 		log_msg(LOG_ERROR, "could not store delivery: SQLSTATE %s", st->sqlstate);
 		return CH_ERR_DB;
 	}
-	if (st->sqlstate[0] != '\0')
-		log_msg(LOG_WARNING, "could not store delivery: SQLSTATE %s after %d attempts in %lld ms: "
-		    "spooling it", st->sqlstate, tries, now_ms() - start);
+	log_spooling(st, 1, tries, start);
+	return CH_ERR_DB_DOWN;
+}
+
+enum ch_err
+store_ingest_batch(struct store *st, const struct ingest *const *in, size_t n, struct ingest_result *res,
+    int budget_ms)
+{
+	long long start = now_ms();
+	enum db_failure f = DB_DOWN;
+	int tries;
+
+	if (run_bounded(st, in, n, res, start + budget_ms, &f, &tries) == CH_OK)
+		return CH_OK;
+	if (f == DB_ERROR)
+		return CH_ERR_DB;       /* one of them: the caller stores each on its own */
+	log_spooling(st, n, tries, start);
 	return CH_ERR_DB_DOWN;
 }
 

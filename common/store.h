@@ -57,6 +57,20 @@ enum ch_err store_ping(struct store *st) MUSTCHECK;
 enum ch_err store_ingest(struct store *st, const struct ingest *in, struct ingest_result *res) MUSTCHECK;
 
 /*
+ * Runs callhook.ingest() for each of in[0..n-1] in ONE transaction and one
+ * round trip (libpq's pipeline mode), within budget_ms, transient failures
+ * retried as by store_ingest(); then sends all their notifications in one
+ * callhook.notify(). CH_OK: every res[i] is set and committed. CH_ERR_DB: a
+ * statement failed for its data (any SQLSTATE that is not transient), the
+ * transaction was rolled back and nothing is stored: store each delivery on
+ * its own with store_ingest() to learn which. CH_ERR_DB_DOWN: nothing stored
+ * within the budget; the caller spools each one. For n == 1 the same as one
+ * store_ingest() without its data-error split.
+ */
+enum ch_err store_ingest_batch(struct store *st, const struct ingest *const *in, size_t n,
+    struct ingest_result *res, int budget_ms) MUSTCHECK;
+
+/*
  * Asks callhook.route_call(args[0..3]) for a routing decision within
  * timeout_ms. *reply is a new string (free()) holding JSON, or NULL on error.
  */

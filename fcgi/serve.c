@@ -1,12 +1,16 @@
 /*
  * The FastCGI process model: a parent that owns the listening socket, forks
  * workers, restarts those that die, drains the spool and reloads on SIGHUP;
- * workers that accept, answer and finish in-flight requests on SIGTERM. With
- * -w 0 (under mod_fcgid) one process does all of it except the forking.
+ * workers that accept, answer and finish in-flight requests on SIGTERM, each
+ * with [server] requests_in_flight request threads that share the worker's
+ * one database connection through a batcher (group commit, batch.c). With
+ * -w 0 (under mod_fcgid) one process with one request thread does all of it
+ * except the forking.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 #include <fcgiapp.h>
 
+#include "batch.h"
 #include "log.h"
 #include "metrics.h"
 #include "prune.h"
@@ -29,19 +34,34 @@
 #define MAX_WORKERS 256
 #define STOP_GRACE_S 30
 #define DRAIN_BUDGET_MS 500     /* the longest the parent drains before it looks at its workers */
+#define BATCH_MAX_COUNT 32      /* deliveries in one transaction */
+#define BATCH_MAX_BYTES (4 * 1024 * 1024)      /* of their bodies and rows (the first always goes) */
 
 static volatile sig_atomic_t got_term, got_hup;
 static struct metrics *metrics;         /* shared by all workers */
 static int nworkers;
+static int stop_fd = -1;                /* a worker's pipe, written on SIGTERM: wakes every request thread */
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;        /* as libfcgi's threaded example */
 
 static void
 on_signal(int sig)
 {
-	if (sig == SIGTERM || sig == SIGINT)
+	if (sig == SIGTERM || sig == SIGINT) {
 		got_term = 1;
-	else if (sig == SIGHUP)
+		if (stop_fd >= 0)
+			(void)!write(stop_fd, "", 1);
+	} else if (sig == SIGHUP)
 		got_hup = 1;
 }
+
+/* What the request threads of one process share; all borrowed. */
+struct worker {
+	int listen_fd;
+	int wake_fd;                    /* readable once SIGTERM arrived */
+	const struct config *cfg;
+	struct batch *batch;
+	bool drains;                    /* -w 0: this process replays the spool too */
+};
 
 static int64_t
 now_usec(void)
@@ -135,20 +155,29 @@ respond(FCGX_Request *fr, int status, const char *body)
 static void
 serve_metrics(FCGX_Request *fr, const struct config *cfg)
 {
-	char *text = metrics_render(metrics, spool_depth(cfg->spool_dir), nworkers);
+	char *text = metrics_render(metrics, spool_depth(cfg->spool_dir), nworkers,
+	    nworkers > 0 ? cfg->requests_in_flight : 1);
 
 	respond_as(fr, text ? 200 : 500, "text/plain; version=0.0.4", NULL, text ? text : "");
 	free(text);
 }
 
+static void
+ping(struct store *st, void *arg)
+{
+	*(bool *)arg = store_ping(st) == CH_OK;
+}
+
 /* GET /hooks/-/health: the database answers and the spool is not backing up. */
 static void
-health(FCGX_Request *fr, const struct config *cfg, struct store *st)
+health(FCGX_Request *fr, const struct config *cfg, struct batch *b)
 {
 	struct json_object *o = json_object_new_object(), *why = json_object_new_array();
 	long depth = spool_depth(cfg->spool_dir);
+	bool up = false;
 
-	if (store_ping(st) != CH_OK)
+	batch_solo(b, ping, &up);
+	if (!up)
 		json_object_array_add(why, json_object_new_string("database unreachable"));
 	if (depth > 100)
 		json_object_array_add(why, json_object_new_string("spool backlog"));
@@ -177,7 +206,7 @@ log_request(const struct request *req, int status, double ms)
 }
 
 static void
-handle(FCGX_Request *fr, const struct config *cfg, struct store *st)
+handle(FCGX_Request *fr, const struct config *cfg, struct batch *b)
 {
 	struct request req;
 	double t0 = mono_ms();
@@ -188,14 +217,14 @@ handle(FCGX_Request *fr, const struct config *cfg, struct store *st)
 	req.received_usec = now_usec();
 	if (request_route(&req) == CH_OK && req.special) {
 		if (req.special == SPECIAL_HEALTH)
-			health(fr, cfg, st);
+			health(fr, cfg, b);
 		else
 			serve_metrics(fr, cfg);
 		request_free(&req);
 		return;
 	}
 	if (req.err == CH_OK && read_body(fr, &req) == CH_OK && request_auth(&req) == CH_OK)
-		request_process(&req, st);
+		request_process(&req, b);
 	status = request_status(&req);
 	body = request_body(&req);
 	request_allow(&req, allow, sizeof(allow));
@@ -229,57 +258,110 @@ drain_spool(const struct config *cfg, struct store **st)
 	return d.more;
 }
 
-/*
- * Accepts and answers requests until SIGTERM, which is deliverable only while waiting, so a request in
- * flight is finished first. With `drains`, this process also replays the spool (under the spool's lock)
- * at start-up and at most once a second between requests: there is no parent to do it. Returns the
- * exit status.
- */
-static int
-serve_requests(int listen_fd, const struct config *cfg, bool drains)
+/* The spool's replay in a -w 0 process, with the connection to itself. */
+static void
+drain_here(struct store *st, void *arg)
 {
-	struct store *st = store_new(cfg);
-	struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+	(void)drain_spool(arg, &st);
+}
+
+/*
+ * One request thread: accepts and answers requests until SIGTERM, which is deliverable only while it waits,
+ * so a request in flight is finished first; the thread that takes the signal wakes the others through
+ * w->wake_fd. With w->drains, it also replays the spool (under the spool's lock) at start-up and at most once
+ * a second between requests: there is no parent to do it.
+ */
+static void *
+request_thread(void *arg)
+{
+	struct worker *w = arg;
+	struct pollfd pfd[2] = { { .events = POLLIN }, { .fd = w->wake_fd, .events = POLLIN } };
 	struct timespec tick = { .tv_sec = 1 };
 	FCGX_Request fr;
 	sigset_t open_mask;
-	unsigned long reconnects = 0;
 	time_t drained = 0;
+	int rc;
 
 	sigemptyset(&open_mask);
-	if (st == NULL || FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
-		store_free(st);
-		return 1;
-	}
+	if (FCGX_InitRequest(&fr, w->listen_fd, 0) != 0)
+		return NULL;
 	while (!got_term) {
-		if (drains && time(NULL) != drained) {
-			(void)drain_spool(cfg, &st);
+		if (w->drains && time(NULL) != drained) {
+			batch_solo(w->batch, drain_here, (void *)w->cfg);
 			drained = time(NULL);
 		}
 		/*
 		 * Wait, with SIGTERM deliverable, for the next request: on the listening socket, or on
 		 * the connection nginx kept open (fastcgi_keep_conn).
 		 */
-		pfd.fd = fr.ipcFd >= 0 ? fr.ipcFd : listen_fd;
-		if (ppoll(&pfd, 1, drains ? &tick : NULL, &open_mask) <= 0)
+		pfd[0].fd = fr.ipcFd >= 0 ? fr.ipcFd : w->listen_fd;
+		if (ppoll(pfd, 2, w->drains ? &tick : NULL, &open_mask) <= 0 || got_term)
 			continue;
-		if (got_term)
-			break;
-		if (FCGX_Accept_r(&fr) < 0)
-			continue;       /* another worker took it */
-		handle(&fr, cfg, st);
+		pthread_mutex_lock(&accept_lock);
+		rc = FCGX_Accept_r(&fr);
+		pthread_mutex_unlock(&accept_lock);
+		if (rc < 0)
+			continue;       /* another thread or worker took it */
+		handle(&fr, w->cfg, w->batch);
 		FCGX_Finish_r(&fr);
-		metrics_reconnects(metrics, store_reconnects(st) - reconnects);
-		reconnects = store_reconnects(st);
 	}
-	store_free(st);
-	return 0;
+	return NULL;
+}
+
+/* Starts n request threads and waits for them all (until SIGTERM); false when none could start. */
+static bool
+run_threads(struct worker *w, int n)
+{
+	pthread_t tids[64];
+	int i, started = 0;
+
+	for (i = 0; i < n && i < 64; i++)
+		if (pthread_create(&tids[started], NULL, request_thread, w) == 0)
+			started++;
+		else
+			log_msg(LOG_WARNING, "could not start a request thread: %d of %d running", started, n);
+	for (i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	return started > 0;
+}
+
+/*
+ * Answers requests with `threads` request threads and one database connection until SIGTERM; with `drains`,
+ * replays the spool too (see request_thread()). Returns the exit status.
+ */
+static int
+serve_requests(int listen_fd, const struct config *cfg, int threads, bool drains)
+{
+	struct store *st = store_new(cfg);
+	struct worker w = { .listen_fd = listen_fd, .cfg = cfg, .drains = drains };
+	int wake[2];
+	bool ok;
+
+	if (st == NULL || pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		store_free(st);
+		return 1;
+	}
+	if ((w.batch = batch_new(st, BATCH_MAX_COUNT, BATCH_MAX_BYTES, cfg->delivery_budget_ms,
+	    metrics)) == NULL) {
+		store_free(st);
+		close(wake[0]);
+		close(wake[1]);
+		return 1;
+	}
+	w.wake_fd = wake[0];
+	stop_fd = wake[1];
+	ok = run_threads(&w, threads);
+	stop_fd = -1;
+	batch_free(w.batch);
+	close(wake[0]);
+	close(wake[1]);
+	return ok ? 0 : 1;
 }
 
 static void
 worker(int listen_fd, const struct config *cfg)
 {
-	_exit(serve_requests(listen_fd, cfg, false));
+	_exit(serve_requests(listen_fd, cfg, cfg->requests_in_flight, false));
 }
 
 struct pool {
@@ -452,7 +534,7 @@ run_single(int listen_fd, const struct config *cfg)
 
 	block_signals(&mask);
 	log_msg(LOG_INFO, "serving as a single process, %zu sources", cfg->nsources);
-	return serve_requests(listen_fd, cfg, true);
+	return serve_requests(listen_fd, cfg, 1, true);
 }
 
 /* The listening socket: -s, systemd's LISTEN_FDS, or fd 0 from spawn-fcgi. */

@@ -596,10 +596,10 @@ resp_header() {
 
 # --- load -------------------------------------------------------------------------------------------
 
-# load_run NAME: $N requests (tests/load/load.py, 8 connections, at most 150 s) through nginx in the
-# background; their results in $T/NAME.tsv, the load's pid in $LOAD_PID.
+# load_run NAME [CONCURRENCY]: $N requests (tests/load/load.py, CONCURRENCY connections, default 8, at most
+# 150 s) through nginx in the background; their results in $T/NAME.tsv, the load's pid in $LOAD_PID.
 load_run() {
-	python3 "$REPO/tests/load/load.py" --port "$NGINX_PORT" --token "$TOKEN" -n "$N" -c 8 --seconds 150 \
+	python3 "$REPO/tests/load/load.py" --port "$NGINX_PORT" --token "$TOKEN" -n "$N" -c "${2:-8}" --seconds 150 \
 		--out "$T/$1.tsv" >"$T/$1.out" 2>&1 &
 	LOAD_PID=$!
 }

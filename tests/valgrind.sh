@@ -3,7 +3,7 @@
 # memory error and no definite or indirect leak in any of them.
 #
 # Usage: tests/valgrind.sh [TEST...], each TEST "NAME [ARGUMENTS]" of tests/integration/NAME.sh (default:
-# "golden calltracker callscaler", "http" and "spool"). valgrind writes its logs where callhook (nobody, when run as
+# "golden calltracker callscaler", "http", "spool" and "batch"). valgrind writes its logs where callhook (nobody, when run as
 # root) can write wherever the clone is: a temporary directory under /tmp, copied to tests/out/valgrind.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -14,7 +14,7 @@ command -v valgrind >/dev/null || { tap "not ok" "valgrind is installed"; exit 1
 dir=$(mktemp -d /tmp/callhook-valgrind.XXXXXX) || { tap "not ok" "a temporary directory for the logs"; exit 1; }
 trap 'rm -rf "$dir"' EXIT
 chmod 1777 "$dir"
-[ $# -gt 0 ] || set -- "golden calltracker callscaler" http spool
+[ $# -gt 0 ] || set -- "golden calltracker callscaler" http spool batch
 
 export CALLHOOK_WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$dir/vg.%p.log"
 export CALLHOOK_TEST_WAIT=30

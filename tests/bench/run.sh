@@ -44,6 +44,7 @@ BENCH_THREADS=${BENCH_THREADS:-2}           # wrk -t and pgbench -j
 BENCH_WORKERS=${BENCH_WORKERS:-4}           # callhook -w and baseline workers
 BENCH_NGINX_WORKERS=${BENCH_NGINX_WORKERS:-auto}
 BENCH_KEEPALIVE=${BENCH_KEEPALIVE:-$BENCH_WORKERS}  # nginx upstream keepalive pool for the keep_conn variant
+BENCH_IN_FLIGHT=${BENCH_IN_FLIGHT:-}        # callhook's [server] requests_in_flight (empty: its default)
 BENCH_GROWTH_ROWS=${BENCH_GROWTH_ROWS:-1000000}     # existing calls (and deliveries) for the growth test
 BENCH_GROWTH_ROUNDS=${BENCH_GROWTH_ROUNDS:-2}
 BENCH_GROWTH_DELIVERIES=${BENCH_GROWTH_DELIVERIES:-10000000}  # then existing deliveries in all, for a second growth
@@ -638,6 +639,7 @@ start_everything() {
 	bench_pg_start "$@" || { say "bench: PostgreSQL did not start"; exit 1; }
 	write_config
 	config_append "$BENCH/sources.conf"
+	[ -z "$BENCH_IN_FLIGHT" ] || sed -i "/^\[server\]/a requests_in_flight = $BENCH_IN_FLIGHT" "$T/callhook.conf"
 	callhook_migrate || { say "bench: migrate failed"; exit 1; }
 	_psql callhook -f "$BENCH/schema.sql" >/dev/null || exit 1
 	baseline_build || exit 1

@@ -82,6 +82,7 @@ defaults(void)
 	    "keep_bodies and keep_deliveries default to 0: keep everything");
 	CHECK(cfg->statement_timeout_ms == 5000, "statement_timeout defaults to 5000 ms");
 	CHECK(cfg->delivery_budget_ms == 3000, "delivery_budget_ms defaults to 3000");
+	CHECK(cfg->requests_in_flight == 4, "requests_in_flight defaults to 4");
 	config_free(cfg);
 	unlink(path);
 	free(path);
@@ -150,13 +151,15 @@ bounds(void)
 	    "delivery_budget_ms = 1500\n"       /* 5 */
 	    "keep_bodies = 30\n"                /* 6 */
 	    "keep_deliveries = 400\n"           /* 7 */
+	    "[server]\nrequests_in_flight = 64\n"      /* 8, 9 */
 	    "[source a]\nvendor = calltracker\ntoken = t\n");
 	struct config *cfg = config_load(path);
 	char want[512];
 
 	CHECK(cfg->nproblems == 0, "bounds in range are no problem");
 	CHECK(cfg->connect_timeout_s == 7 && cfg->lock_timeout_ms == 250 &&
-	    cfg->statement_timeout_ms == 900 && cfg->delivery_budget_ms == 1500, "bounds read");
+	    cfg->statement_timeout_ms == 900 && cfg->delivery_budget_ms == 1500 &&
+	    cfg->requests_in_flight == 64, "bounds read");
 	CHECK(cfg->keep_bodies_days == 30 && cfg->keep_deliveries_days == 400, "retention horizons read");
 	config_free(cfg);
 	unlink(path);
@@ -169,6 +172,7 @@ bounds(void)
 	    "delivery_budget_ms = \n"           /* 5 */
 	    "keep_bodies = -1\n"                /* 6 */
 	    "keep_deliveries = 30d\n"           /* 7 */
+	    "[server]\nrequests_in_flight = 0\n"       /* 8, 9 */
 	    "[source a]\nvendor = calltracker\ntoken = t\n");
 	cfg = config_load(path);
 	EXPECT(2, "connect_timeout: expected 2 to 60");
@@ -177,7 +181,8 @@ bounds(void)
 	EXPECT(5, "delivery_budget_ms: expected 100 to 60000");
 	EXPECT(6, "keep_bodies: expected 0 to 36500");
 	EXPECT(7, "keep_deliveries: expected 0 to 36500");
-	CHECK(cfg->nproblems == 6, "exactly six problems (got %zu)", cfg->nproblems);
+	EXPECT(9, "requests_in_flight: expected 1 to 64");
+	CHECK(cfg->nproblems == 7, "exactly seven problems (got %zu)", cfg->nproblems);
 	CHECK(cfg->lock_timeout_ms == 1000, "a refused value leaves the default");
 	config_free(cfg);
 	unlink(path);
