@@ -43,7 +43,3 @@ verify() {
 		(select 1 from callhook.calls c where c.source = d.source and c.external_id = convert_from(d.body, 'UTF8')::jsonb->'data'->>'id')")" 0 \
 		"$name: no stored call delivery lacks its row (no partial transaction)"
 }
-
-reset_db() {
-	sql "truncate callhook.deliveries, callhook.calls, callhook.messages, callhook.voicemails, callhook.call_events restart identity cascade" >/dev/null
-}
