@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
 #include "batch.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 
