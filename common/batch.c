@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -46,15 +47,6 @@ struct batch {
 	struct metrics *metrics;
 	unsigned long reconnects;       /* counted in metrics so far */
 };
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The mutex, and the condition variable on the monotonic clock (for timed waits). */
 static bool
@@ -148,7 +140,7 @@ static void
 store_one(struct batch *b, struct item *it)
 {
 	struct ingest in = *it->in;
-	long long left = it->deadline - mono_ms();
+	long long left = it->deadline - (long long)mono_ms();
 
 	in.budget_ms = left > 0 ? (int)left : 1;
 	it->err = store_ingest(b->st, &in, it->res);
@@ -171,7 +163,7 @@ run_many(struct batch *b, size_t n)
 		if (b->taken[i]->deadline < deadline)
 			deadline = b->taken[i]->deadline;
 	}
-	left = deadline - mono_ms();
+	left = deadline - (long long)mono_ms();
 	err = store_ingest_batch(b->st, b->ins, n, b->results, left > 0 ? (int)left : 1);
 	if (err == CH_ERR_DB)
 		log_msg(LOG_INFO, "a batch of %zu deliveries failed (SQLSTATE %s): storing each on its own",
@@ -265,7 +257,7 @@ batch_ingest(struct batch *b, const struct ingest *in, struct ingest_result *res
 {
 	struct item it = { .in = in, .res = res, .sqlstate = sqlstate };
 
-	it.deadline = mono_ms() + (in->budget_ms > 0 ? in->budget_ms : b->budget_ms);
+	it.deadline = (long long)mono_ms() + (in->budget_ms > 0 ? in->budget_ms : b->budget_ms);
 	sqlstate[0] = '\0';
 	(void)submit(b, &it, NULL);
 	return it.err;

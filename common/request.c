@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "clock.h"
 #include "batch.h"
 #include "form.h"
 #include "json_strict.h"
@@ -721,20 +722,11 @@ struct live {
 	enum ch_err err;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 ingest_live(struct store *st, void *arg)
 {
 	struct live *lv = arg;
-	long long left = lv->req->cfg->route_timeout_ms - (mono_ms() - lv->arrived_ms);
+	long long left = lv->req->cfg->route_timeout_ms - ((int64_t)mono_ms() - lv->arrived_ms);
 	struct sink s = { .st = st, .route_ms = left > 1 ? (int)left : 1 };
 
 	lv->err = ingest_with(lv->req->cfg, &s, lv->raw, lv->res, lv->req->error, sizeof(lv->req->error),
@@ -750,7 +742,7 @@ static enum ch_err
 ingest_request(struct request *req, struct batch *b, const struct raw_delivery *raw,
     struct ingest_result *res, char **event)
 {
-	struct live lv = { .req = req, .raw = raw, .res = res, .arrived_ms = mono_ms() };
+	struct live lv = { .req = req, .raw = raw, .res = res, .arrived_ms = (int64_t)mono_ms() };
 	struct sink sink = { .b = b };
 
 	if (!live_hit(req))

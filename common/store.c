@@ -6,6 +6,7 @@
 #include <time.h>
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "db.h"
 #include "log.h"
@@ -300,15 +301,6 @@ send_ingest(struct store *st, const struct ingest *in)
 	return PQsendQueryPrepared(st->conn, "ingest", 13, p.v, p.len, p.fmt, 0) == 1;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Sets the session's statement_timeout to ms unless it is within SLACK_MS of
  * that already (so a delivery with its whole budget ahead costs no extra round
@@ -341,7 +333,7 @@ back_off(int attempt, long long deadline)
 	struct timespec ts;
 
 	ms = ms / 2 + random() % (ms / 2 + 1);
-	if (now_ms() + ms >= deadline)
+	if ((long long)mono_ms() + ms >= deadline)
 		return false;
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000L;
@@ -513,7 +505,7 @@ static enum ch_err
 run_bounded(struct store *st, const struct ingest *const *in, size_t n, struct ingest_result *res,
     long long deadline, enum db_failure *f, int *tries)
 {
-	long long start = now_ms(), left;
+	long long start = (long long)mono_ms(), left;
 	size_t i;
 	bool ok;
 
@@ -521,14 +513,14 @@ run_bounded(struct store *st, const struct ingest *const *in, size_t n, struct i
 	for (*tries = 0; *tries < MAX_ATTEMPTS; ) {
 		if (*tries > 0 && !back_off(*tries, deadline))
 			break;
-		if ((left = deadline - now_ms()) <= 0 || store_connect(st) != CH_OK)
+		if ((left = deadline - (long long)mono_ms()) <= 0 || store_connect(st) != CH_OK)
 			break;
 		++*tries;
 		ok = n == 1 ? attempt_ingest(st, in[0], res, left, f) :
 		    attempt_pipeline(st, in, n, res, left, f);
 		if (ok) {
 			for (i = 0; i < n; i++)
-				res[i].spent_ms = now_ms() - start;
+				res[i].spent_ms = (long long)mono_ms() - start;
 			return CH_OK;
 		}
 		if (*f == DB_ERROR)
@@ -543,14 +535,14 @@ log_spooling(const struct store *st, size_t n, int tries, long long start)
 {
 	if (st->sqlstate[0] != '\0')
 		log_msg(LOG_WARNING, "could not store %s: SQLSTATE %s after %d attempts in %lld ms: "
-		    "spooling %s", n == 1 ? "delivery" : "batch", st->sqlstate, tries, now_ms() - start,
+		    "spooling %s", n == 1 ? "delivery" : "batch", st->sqlstate, tries, (long long)mono_ms() - start,
 		    n == 1 ? "it" : "each");
 }
 
 enum ch_err
 store_ingest(struct store *st, const struct ingest *in, struct ingest_result *res)
 {
-	long long start = now_ms();
+	long long start = (long long)mono_ms();
 	enum db_failure f = DB_DOWN;
 	int tries;
 
@@ -569,7 +561,7 @@ enum ch_err
 store_ingest_batch(struct store *st, const struct ingest *const *in, size_t n, struct ingest_result *res,
     int budget_ms)
 {
-	long long start = now_ms();
+	long long start = (long long)mono_ms();
 	enum db_failure f = DB_DOWN;
 	int tries;
 

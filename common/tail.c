@@ -25,6 +25,7 @@
 #include <time.h>
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "report.h"
 #include "tail.h"
@@ -378,15 +379,6 @@ backlog(struct tail *t, long n)
 
 /* ------------------------------------------------------------------------------------------------ */
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Waits up to `ms` for a notification (or anything else) on the connection, with SIGINT and SIGTERM
  * let through only while waiting. Returns 1 when a notification arrived, 0 when not, -1 when the
@@ -435,11 +427,11 @@ reconnect(struct tail *t, const sigset_t *waitmask)
 static bool
 follow(struct tail *t, const sigset_t *waitmask)
 {
-	long long last = now_ms(), next = last + POLL_MS, now;
+	long long last = (long long)mono_ms(), next = last + POLL_MS, now;
 	int got;
 
 	while (!stop_signal) {
-		now = now_ms();
+		now = (long long)mono_ms();
 		if (now < next) {
 			got = wait_notify(t, next - now, waitmask);
 			if (got < 0 && !reconnect(t, waitmask))
@@ -454,7 +446,7 @@ follow(struct tail *t, const sigset_t *waitmask)
 			if (!reconnect(t, waitmask))
 				break;
 		}
-		last = now_ms();
+		last = (long long)mono_ms();
 		next = last + POLL_MS;
 	}
 	return true;

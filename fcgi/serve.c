@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <fcgiapp.h>
 
+#include "clock.h"
 #include "batch.h"
 #include "log.h"
 #include "metrics.h"
@@ -70,15 +71,6 @@ now_usec(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static double
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 static const char *
