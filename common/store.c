@@ -92,7 +92,7 @@ open_conn(struct store *st)
 	return db_connect(&p, NULL, 0);
 }
 
-/* Warns once when serve connects with more rights than it needs (DESIGN.md: the writer role). */
+/* Warns once when serve connects with more rights than it needs (README, "Install": a member of callhook_writer). */
 static void
 check_privileges(PGconn *conn)
 {

@@ -60,7 +60,7 @@ typedef enum ch_err (*sp_decode_fn)(const struct sp_event *, const struct sp_ctx
 struct sp_event {
 	const char *type;
 	const char *status;         /* calls.status it implies, or NULL */
-	const char *id_key;         /* where the call id is (it moves: VENDORS.md, "salpre: ids and times") */
+	const char *id_key;         /* where the call id is (it moves: common/VENDORS.md, "salpre: ids and times") */
 	sp_decode_fn decode;
 };
 

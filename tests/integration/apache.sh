@@ -153,7 +153,7 @@ count() { sql "select count(*) from deliveries${1:+ where $1}"; }
 compact() { tr -d '[:space:]' <<<"$RESP_BODY"; }
 
 
-# contract MODE: the HTTP contract through Apache, each answer checked against what DESIGN.md says.
+# contract MODE: the HTTP contract through Apache, each answer checked against the README's "What callhook answers".
 contract() {
 	local m=$1 d1 before
 	reset_db

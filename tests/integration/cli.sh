@@ -107,9 +107,9 @@ unlike "$OUT" '072e77e426f92738a72fe23c4d1953b4' "check does not print the signi
 OUT=$(cd "$T" && CALLHOOK_CONF=$conf callhook_run check 2>&1) && RC=0 || RC=$?
 is "$RC" 0 "CALLHOOK_CONF names the config file"
 
-# The sample of DESIGN.md's style: comments on their own lines and after values.
+# The style of the sample config (deploy/callhook.conf): comments on their own lines and after values.
 cat >"$T/commented.conf" <<EOF
-; callhook.conf in the style of DESIGN.md
+; callhook.conf in the style of the sample config
 [database]
 conninfo = host=$T/pg dbname=callhook user=callhook_w   ; any libpq conninfo
 
@@ -122,7 +122,7 @@ vendor = calltracker
 token = 4f9c1d0e                          ; required as ?token=… or "Authorization: Bearer …"
 EOF
 run -c "$T/commented.conf" check
-is "$RC" 0 "check accepts comments after values, as in DESIGN.md's sample"
+is "$RC" 0 "check accepts comments after values, as in the sample config"
 [ "$RC" = 0 ] || diag "$OUT"
 like "$OUT" '/hooks/acme-calltracker/' "check lists acme-calltracker with its URL path"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016,SC2119  # ok takes code in single quotes; write_config takes optional arguments
 # Golden tests: post each vendor fixture through nginx to callhook and compare the rows with what the fixture
-# says (written from the vendor's page and DESIGN.md before anything ran). Usage: golden.sh [VENDOR...]
+# says (written from the vendor's page and the README's contract before anything ran). Usage: golden.sh [VENDOR...]
 # (default: every directory under tests/fixtures). Prints TAP, one line per check, named <vendor>/<case>.
 #
 # Fixture format, in tests/fixtures/<vendor>/:
@@ -253,7 +253,7 @@ if [ ${#FAILED_CASES[@]} -gt 0 ]; then
 else
 	diag "all $ncases cases passed"
 fi
-# Over every fixture, calls.status holds only DESIGN.md's vocabulary (or nothing yet).
+# Over every fixture, calls.status holds only the README's status vocabulary (or nothing yet).
 diag "calls by vendor and status over all fixtures:" "$(sort "$T/statuses" | uniq -c)"
 is "$(cut -d'|' -f2 "$T/statuses" | grep -cvE '^(initiated|ringing|in_progress|completed|missed|voicemail|busy|failed|)$')" 0 \
 	"over all fixtures, calls.status uses only the contract's vocabulary"

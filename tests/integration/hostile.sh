@@ -3,7 +3,7 @@
 # Hostile input through a real nginx: malformed and oversized bodies, nesting bombs, lying Content-Length,
 # invalid UTF-8, NUL bytes, huge integers, wrong content types and methods, odd paths, header injection,
 # SQL-looking strings, non-object and duplicate-key JSON. Each bad request gets the status and JSON error of
-# DESIGN.md's table (400 after auth keeps the raw delivery as rejected, byte for byte), and a good request
+# the README's table ("What callhook answers") (400 after auth keeps the raw delivery as rejected, byte for byte), and a good request
 # after it is still stored. At the end no worker has died. Raw HTTP goes through nc (netcat-openbsd).
 # Prints TAP and "# bad-input cases: N".
 set -euo pipefail

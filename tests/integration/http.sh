@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016,SC2317  # ok takes code in single quotes; functions called through ok/wait_until
-# The HTTP contract through a real nginx with the shipped snippet: one or more checks per row of DESIGN.md's
+# The HTTP contract through a real nginx with the shipped snippet: one or more checks per row of the README's
 # HTTP table, credentials by query and by Authorization header, secrets kept out of rows and logs, the
 # spool while PostgreSQL is down, health, and a clean stop on SIGTERM. Prints TAP.
 set -euo pipefail
