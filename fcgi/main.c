@@ -8,15 +8,15 @@
 #include <unistd.h>
 #include <libpq-fe.h>
 
-#include "../common/conf.h"
-#include "../common/forget.h"
-#include "../common/log.h"
-#include "../common/migrate.h"
-#include "../common/prune.h"
-#include "../common/replay.h"
-#include "../common/report.h"
-#include "../common/tail.h"
-#include "../common/vendor.h"
+#include "core/conf.h"
+#include "cli/forget.h"
+#include "core/log.h"
+#include "cli/migrate.h"
+#include "cli/prune.h"
+#include "cli/replay.h"
+#include "cli/report.h"
+#include "cli/tail.h"
+#include "vendors/vendor.h"
 #include "serve.h"
 
 /* The contract fixes the default path, whatever --sysconfdir says. */

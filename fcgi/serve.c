@@ -22,15 +22,15 @@
 #include <unistd.h>
 #include <fcgiapp.h>
 
-#include "clock.h"
-#include "batch.h"
-#include "log.h"
-#include "metrics.h"
-#include "prune.h"
-#include "request.h"
+#include "core/clock.h"
+#include "ingest/batch.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "cli/prune.h"
+#include "ingest/request.h"
 #include "serve.h"
-#include "spool.h"
-#include "store.h"
+#include "ingest/spool.h"
+#include "ingest/store.h"
 
 #define MAX_WORKERS 256
 #define STOP_GRACE_S 30

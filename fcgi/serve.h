@@ -2,7 +2,7 @@
 #ifndef CALLHOOK_SERVE_H
 #define CALLHOOK_SERVE_H
 
-#include "conf.h"
+#include "core/conf.h"
 
 /*
  * Runs until SIGTERM with `workers` prefork workers, or as one process when 0; returns the process

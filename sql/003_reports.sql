@@ -2,7 +2,7 @@
 --
 -- Every view leaves out vendor test rows (is_test) and is readable by callhook_reader. Days are UTC
 -- dates. A call's time is started_at, or first_seen_at when the vendor sent no start time; a
--- message's is sent_at, or first_seen_at. `callhook report` prints these views (see common/report.c);
+-- message's is sent_at, or first_seen_at. `callhook report` prints these views (see common/cli/report.c);
 -- analysts can select from them directly:
 --
 --   SELECT * FROM callhook.report_daily_calls WHERE day >= current_date - 7;

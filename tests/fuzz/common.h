@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "core/conf.h"
 
 /* Loads a fixed config (sources named after their vendors) once. */
 static inline struct config *

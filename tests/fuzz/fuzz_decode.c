@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "request.h"
+#include "ingest/request.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)

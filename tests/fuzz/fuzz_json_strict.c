@@ -1,5 +1,5 @@
 /*
- * Fuzzes the I-JSON scanner (common/json_strict.c) on any bytes, not only text json-c accepted:
+ * Fuzzes the I-JSON scanner (common/core/json_strict.c) on any bytes, not only text json-c accepted:
  * it must never read past the input. When json-c accepts the text, the scanner must accept
  * json-c's own output of it (unique names, only storable escapes; an escaped NUL in a value
  * aside, which json-c writes back as \u0000).
@@ -10,7 +10,7 @@
 
 #include <json-c/json.h>
 
-#include "json_strict.h"
+#include "core/json_strict.h"
 
 static const char *const repeat_ok[] = { "form_data", NULL };
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "request.h"
+#include "ingest/request.h"
 
 #define MAX_PARAMS 32
 

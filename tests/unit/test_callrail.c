@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "vendor.h"
+#include "vendors/vendor.h"
 
 #define USEC_1000 INT64_C(1714557600123456)	/* 2024-05-01T10:00:00.123456Z */
 #define TIME_1000 "2024-05-01T10:00:00.123456Z"

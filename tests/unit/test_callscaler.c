@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "tap.h"
-#include "conf.h"
-#include "form.h"
-#include "vendor.h"
+#include "core/conf.h"
+#include "core/form.h"
+#include "vendors/vendor.h"
 
 /* 2026-03-30T14:29:10Z, the time of receipt. */
 #define RECEIVED_USEC INT64_C(1774880950000000)

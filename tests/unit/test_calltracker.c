@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "tap.h"
-#include "conf.h"
-#include "vendor.h"
+#include "core/conf.h"
+#include "vendors/vendor.h"
 
 static enum ch_err
 decode(const char *body, struct decoded *d)

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "conf.h"
-#include "vendor.h"
+#include "core/conf.h"
+#include "vendors/vendor.h"
 
 static char *
 write_tmp(const char *text)

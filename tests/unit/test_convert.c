@@ -1,4 +1,4 @@
-/* Unit tests for common/convert.c: every converter's accept, absent and reject paths. */
+/* Unit tests for common/core/convert.c: every converter's accept, absent and reject paths. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 
 #include <json-c/json.h>
 
-#include "convert.h"
+#include "core/convert.h"
 #include "tap.h"
 
 void test_convert(void);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "conf.h"
+#include "core/conf.h"
 
 #define SAMPLE_CONF SRCDIR "/deploy/callhook.conf"
 #define CONF_MAN SRCDIR "/deploy/man/callhook.conf.5"

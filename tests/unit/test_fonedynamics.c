@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "tap.h"
-#include "form.h"
-#include "vendor.h"
+#include "core/form.h"
+#include "vendors/vendor.h"
 
 /* Decodes `text` as the request parser would: a query or form into strings, or JSON. */
 static enum ch_err

@@ -1,12 +1,12 @@
-/* Unit tests for common/forget.c: the argument's normalization, the spellings searched, and the match rule. */
+/* Unit tests for common/cli/forget.c: the argument's normalization, the spellings searched, and the match rule. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "forget.h"
+#include "cli/forget.h"
 #include "tap.h"
-#include "vendor.h"
+#include "vendors/vendor.h"
 
 void test_forget(void);
 

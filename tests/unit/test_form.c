@@ -1,11 +1,11 @@
-/* Unit tests for common/form.c: form bodies, query lookups and query rewriting. */
+/* Unit tests for common/core/form.c: form bodies, query lookups and query rewriting. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
-#include "form.h"
+#include "core/form.h"
 #include "tap.h"
 
 void test_form(void);

@@ -1,11 +1,11 @@
-/* Unit tests for common/json_strict.c: repeated member names and unpaired surrogate escapes. */
+/* Unit tests for common/core/json_strict.c: repeated member names and unpaired surrogate escapes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_strict.h"
+#include "core/json_strict.h"
 #include "tap.h"
-#include "vendor.h"
+#include "vendors/vendor.h"
 
 void test_json_strict(void);
 

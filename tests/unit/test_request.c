@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "request.h"
+#include "ingest/request.h"
 
 /* A CGI environment as NULL-terminated name/value pairs. */
 static const char *

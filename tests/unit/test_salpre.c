@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "vendor.h"
+#include "vendors/vendor.h"
 
 /* 2025-10-10T08:30:00Z, the time of receipt used when timestamp_utc is absent. */
 #define RECEIVED_USEC INT64_C(1760085000000000)

@@ -1,4 +1,4 @@
-/* Unit tests for common/spool.c: the checks a spool file's start must pass, and what spool_write() writes. */
+/* Unit tests for common/ingest/spool.c: the checks a spool file's start must pass, and what spool_write() writes. */
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "spool.h"
+#include "ingest/spool.h"
 #include "tap.h"
 
 void test_spool(void);

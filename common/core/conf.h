@@ -1,0 +1,70 @@
+/* The configuration file: options, sources, and the problems found in them. */
+#ifndef CALLHOOK_CONFIG_H
+#define CALLHOOK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "core/err.h"
+
+struct vendor;
+
+struct source {
+	char *name;
+	const struct vendor *vendor;
+	char *signing_key;      /* CallRail HMAC key */
+	char *token;            /* ?token= or Authorization: Bearer */
+	char *header_name;      /* required header, e.g. "X-Api-Key" */
+	char *header_param;     /* its CGI name, e.g. "HTTP_X_API_KEY" */
+	char *header_value;
+	char *basic_auth;       /* "user:password" */
+	bool allow_unauthenticated;
+	int line;               /* line of the [source …] heading */
+	bool vendor_given;      /* a vendor line was seen, valid or not */
+};
+
+struct config {
+	char *path;
+	char *conninfo;
+	char *migrate_conninfo;  /* NULL: use conninfo */
+	char *report_conninfo;   /* NULL: use conninfo */
+	int connect_timeout_s;   /* serve's bounds on the database, see config_options[] */
+	int lock_timeout_ms;
+	int statement_timeout_ms;
+	int delivery_budget_ms;
+	char *erasure_key;       /* HMAC key of callhook.erasures; NULL: forget refuses */
+	int keep_bodies_days;    /* retention horizons of prune, in days; 0: keep forever */
+	int keep_deliveries_days;
+	size_t max_body;
+	char *spool_dir;
+	int route_timeout_ms;    /* bound on callhook.route_call() */
+	int requests_in_flight;  /* request threads per serve worker (group commit) */
+	struct source *sources;
+	size_t nsources;
+	char **problems;         /* "FILE:LINE: message" */
+	size_t nproblems;
+};
+
+/* The declared options, for --help, docs and the tests that compare them. */
+struct option_doc {
+	const char *section;     /* "database", "server" or "source" */
+	const char *name;
+	const char *def;         /* default, or NULL */
+	const char *doc;
+};
+extern const struct option_doc config_options[];
+
+/*
+ * Reads `path` into a new config (free with config_free()). Returns NULL only
+ * when out of memory; otherwise problems, if any, are in cfg->nproblems, and
+ * the config must not be used for serving while there are any.
+ */
+struct config *config_load(const char *path) MUSTCHECK;
+void config_free(struct config *cfg);
+
+/* Borrowing lookup: the source called `name`, or NULL. */
+const struct source *config_find_source(const struct config *cfg, const char *name, size_t len);
+
+/* Parses "1M", "512k", "65536" into bytes; -1 when invalid. */
+long long config_parse_size(const char *s);
+
+#endif
