@@ -65,7 +65,7 @@ usage(FILE *fp)
 static struct config *
 load(const char *path, bool quiet)
 {
-	struct config *cfg = config_load(path);
+	struct config *cfg = vendor_bind_sources(config_load(path));
 	size_t i;
 
 	if (cfg == NULL) {

@@ -31,6 +31,7 @@
 #include "serve.h"
 #include "ingest/spool.h"
 #include "ingest/store.h"
+#include "vendors/vendor.h"
 
 #define MAX_WORKERS 256
 #define STOP_GRACE_S 30
@@ -459,7 +460,7 @@ stop_all(struct pool *p)
 static void
 reload(struct pool *p)
 {
-	struct config *cfg = config_load(p->cfg->path);
+	struct config *cfg = vendor_bind_sources(config_load(p->cfg->path));
 	size_t i;
 
 	if (cfg == NULL || cfg->nproblems > 0) {

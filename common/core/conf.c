@@ -10,7 +10,6 @@
 #include <ini.h>
 
 #include "core/conf.h"
-#include "vendors/vendor.h"
 
 const struct option_doc config_options[] = {
 	{ "database", "conninfo", "postgresql:///callhook",
@@ -61,8 +60,8 @@ struct parse {
 	bool section_ok;
 };
 
-static void PRINTF(3, 4)
-problem(struct config *cfg, int line, const char *fmt, ...)
+void
+config_problem(struct config *cfg, int line, const char *fmt, ...)
 {
 	char msg[512], *full;
 	va_list ap;
@@ -141,13 +140,13 @@ parse_header(struct parse *p, struct source *src, const char *v)
 	size_t i, n;
 
 	if (colon == NULL || colon == v) {
-		problem(p->cfg, p->line, "source %s: header must be \"Name: value\"", src->name);
+		config_problem(p->cfg, p->line, "source %s: header must be \"Name: value\"", src->name);
 		return true;
 	}
 	n = colon - v;
 	for (i = 0; i < n; i++)
 		if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '_') {
-			problem(p->cfg, p->line, "source %s: invalid header name", src->name);
+			config_problem(p->cfg, p->line, "source %s: invalid header name", src->name);
 			return true;
 		}
 	free(src->header_name);
@@ -163,7 +162,7 @@ parse_header(struct parse *p, struct source *src, const char *v)
 	for (colon++; *colon == ' ' || *colon == '\t'; colon++)
 		;
 	if (*colon == '\0')
-		problem(p->cfg, p->line, "source %s: header has no value", src->name);
+		config_problem(p->cfg, p->line, "source %s: header has no value", src->name);
 	return set_str(&src->header_value, colon);
 }
 
@@ -173,12 +172,8 @@ source_key(struct parse *p, const char *name, const char *v)
 	struct source *src = p->cur;
 
 	if (!strcmp(name, "vendor")) {
-		src->vendor = vendor_find(v);
-		src->vendor_given = true;
-		if (src->vendor == NULL)
-			problem(p->cfg, p->line, "source %s: unknown vendor \"%s\" (expected callrail, "
-			    "calltracker, salpre, callscaler or fonedynamics)", src->name, v);
-		return true;
+		src->vendor_line = p->line;
+		return set_str(&src->vendor_name, v);
 	}
 	if (!strcmp(name, "signing_key"))
 		return set_str(&src->signing_key, v);
@@ -186,17 +181,17 @@ source_key(struct parse *p, const char *name, const char *v)
 		return set_str(&src->token, v);
 	if (!strcmp(name, "basic_auth")) {
 		if (strchr(v, ':') == NULL)
-			problem(p->cfg, p->line, "source %s: basic_auth must be \"user:password\"", src->name);
+			config_problem(p->cfg, p->line, "source %s: basic_auth must be \"user:password\"", src->name);
 		return set_str(&src->basic_auth, v);
 	}
 	if (!strcmp(name, "header"))
 		return parse_header(p, src, v);
 	if (!strcmp(name, "allow_unauthenticated")) {
 		if (!parse_bool(v, &src->allow_unauthenticated))
-			problem(p->cfg, p->line, "source %s: allow_unauthenticated must be yes or no", src->name);
+			config_problem(p->cfg, p->line, "source %s: allow_unauthenticated must be yes or no", src->name);
 		return true;
 	}
-	problem(p->cfg, p->line, "unknown key \"%s\" in [source %s]", name, src->name);
+	config_problem(p->cfg, p->line, "unknown key \"%s\" in [source %s]", name, src->name);
 	return true;
 }
 
@@ -210,7 +205,7 @@ int_option(struct parse *p, const char *name, const char *v, long lo, long hi, i
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
-		problem(p->cfg, p->line, "%s: expected %ld to %ld", name, lo, hi);
+		config_problem(p->cfg, p->line, "%s: expected %ld to %ld", name, lo, hi);
 	else
 		*out = (int)n;
 }
@@ -223,7 +218,7 @@ server_key(struct parse *p, const char *name, const char *v)
 
 	if (!strcmp(name, "max_body")) {
 		if ((n = config_parse_size(v)) <= 0)
-			problem(cfg, p->line, "max_body: invalid size \"%s\" (expected e.g. 1M, 512k)", v);
+			config_problem(cfg, p->line, "max_body: invalid size \"%s\" (expected e.g. 1M, 512k)", v);
 		else
 			cfg->max_body = n;
 		return true;
@@ -233,7 +228,7 @@ server_key(struct parse *p, const char *name, const char *v)
 	if (!strcmp(name, "route_timeout_ms")) {
 		n = strtol(v, NULL, 10);
 		if (n < 10 || n > 30000)
-			problem(cfg, p->line, "route_timeout_ms: expected 10 to 30000");
+			config_problem(cfg, p->line, "route_timeout_ms: expected 10 to 30000");
 		else
 			cfg->route_timeout_ms = n;
 		return true;
@@ -242,7 +237,7 @@ server_key(struct parse *p, const char *name, const char *v)
 		int_option(p, name, v, 1, 64, &cfg->requests_in_flight);
 		return true;
 	}
-	problem(cfg, p->line, "unknown key \"%s\" in [server]", name);
+	config_problem(cfg, p->line, "unknown key \"%s\" in [server]", name);
 	return true;
 }
 
@@ -273,7 +268,7 @@ database_key(struct parse *p, const char *name, const char *v)
 		return set_str(&p->cfg->report_conninfo, v);
 	if (!strcmp(name, "erasure_key"))
 		return set_str(&p->cfg->erasure_key, v);
-	problem(p->cfg, p->line, "unknown key \"%s\" in [database]", name);
+	config_problem(p->cfg, p->line, "unknown key \"%s\" in [database]", name);
 	return true;
 }
 
@@ -307,12 +302,12 @@ begin_source(struct parse *p, const char *name)
 	struct source *s;
 
 	if (!valid_source_name(name)) {
-		problem(cfg, p->line, "invalid source name \"%s\" (letters, digits, '-', '_', '.')", name);
+		config_problem(cfg, p->line, "invalid source name \"%s\" (letters, digits, '-', '_', '.')", name);
 		p->section_ok = false;
 		return true;
 	}
 	if (config_find_source(cfg, name, strlen(name)) != NULL) {
-		problem(cfg, p->line, "duplicate [source %s]", name);
+		config_problem(cfg, p->line, "duplicate [source %s]", name);
 		p->section_ok = false;
 		return true;
 	}
@@ -349,7 +344,7 @@ begin_section(struct parse *p, const char *line)
 		return begin_source(p, name);
 	}
 	if (strcmp(p->section, "database") && strcmp(p->section, "server")) {
-		problem(p->cfg, p->line, "unknown section [%s]", p->section);
+		config_problem(p->cfg, p->line, "unknown section [%s]", p->section);
 		p->section_ok = false;
 	}
 	return true;
@@ -386,7 +381,7 @@ on_value(void *user, const char *section, const char *name, const char *value)
 		return database_key(p, name, value);
 	if (!strcmp(p->section, "server"))
 		return server_key(p, name, value);
-	problem(p->cfg, p->line, "key \"%s\" outside any section", name);
+	config_problem(p->cfg, p->line, "key \"%s\" outside any section", name);
 	return 1;
 }
 
@@ -398,11 +393,11 @@ check_sources(struct config *cfg)
 
 	for (i = 0; i < cfg->nsources; i++) {
 		s = &cfg->sources[i];
-		if (!s->vendor_given)
-			problem(cfg, s->line, "source %s: missing vendor", s->name);
+		if (s->vendor_name == NULL)
+			config_problem(cfg, s->line, "source %s: missing vendor", s->name);
 		if (!s->signing_key && !s->token && !s->header_name && !s->basic_auth &&
 		    !s->allow_unauthenticated)
-			problem(cfg, s->line, "source %s: no credentials (set signing_key, token, header or "
+			config_problem(cfg, s->line, "source %s: no credentials (set signing_key, token, header or "
 			    "basic_auth, or allow_unauthenticated = yes)", s->name);
 	}
 }
@@ -434,15 +429,15 @@ config_load(const char *path)
 	}
 	ini_allow_multiline = false;
 	if ((p.fp = fopen(path, "r")) == NULL) {
-		problem(cfg, 0, "cannot open: %s", strerror(errno));
+		config_problem(cfg, 0, "cannot open: %s", strerror(errno));
 		return cfg;
 	}
 	rc = ini_parse_stream(read_line, &p, on_value, &p);
 	fclose(p.fp);
 	if (rc > 0)
-		problem(cfg, rc, "syntax error");
+		config_problem(cfg, rc, "syntax error");
 	else if (rc < 0)
-		problem(cfg, 0, "cannot read");
+		config_problem(cfg, 0, "cannot read");
 	check_sources(cfg);
 	return cfg;
 }
@@ -451,6 +446,7 @@ static void
 source_free(struct source *s)
 {
 	free(s->name);
+	free(s->vendor_name);
 	free(s->signing_key);
 	free(s->token);
 	free(s->header_name);

@@ -10,7 +10,9 @@ struct vendor;
 
 struct source {
 	char *name;
-	const struct vendor *vendor;
+	char *vendor_name;      /* as written; NULL: no vendor line */
+	int vendor_line;
+	const struct vendor *vendor;    /* set by vendor_bind_sources(); NULL until then or if unknown */
 	char *signing_key;      /* CallRail HMAC key */
 	char *token;            /* ?token= or Authorization: Bearer */
 	char *header_name;      /* required header, e.g. "X-Api-Key" */
@@ -19,7 +21,6 @@ struct source {
 	char *basic_auth;       /* "user:password" */
 	bool allow_unauthenticated;
 	int line;               /* line of the [source …] heading */
-	bool vendor_given;      /* a vendor line was seen, valid or not */
 };
 
 struct config {
@@ -56,10 +57,15 @@ extern const struct option_doc config_options[];
 /*
  * Reads `path` into a new config (free with config_free()). Returns NULL only
  * when out of memory; otherwise problems, if any, are in cfg->nproblems, and
- * the config must not be used for serving while there are any.
+ * the config must not be used for serving while there are any. The sources'
+ * vendors are names until vendor_bind_sources() (vendors/vendor.h) looks
+ * them up.
  */
 struct config *config_load(const char *path) MUSTCHECK;
 void config_free(struct config *cfg);
+
+/* Records the problem "FILE:LINE: message" (line 0: "FILE: message") in cfg. */
+void config_problem(struct config *cfg, int line, const char *fmt, ...) PRINTF(3, 4);
 
 /* Borrowing lookup: the source called `name`, or NULL. */
 const struct source *config_find_source(const struct config *cfg, const char *name, size_t len);

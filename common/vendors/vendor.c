@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/conf.h"
 #include "vendors/vendor.h"
 
 const struct vendor *const vendors[] = {
@@ -37,6 +38,43 @@ vendor_find(const char *name)
 		if (!strcmp(vendors[i]->name, name))
 			return vendors[i];
 	return NULL;
+}
+
+/* "callrail, calltracker, … or fonedynamics": the names of vendors[], for messages. */
+static void
+vendor_names(char *buf, size_t size)
+{
+	size_t i, len = 0;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; vendors[i] != NULL && len < size; i++) {
+		n = snprintf(buf + len, size - len, "%s%s", i == 0 ? "" : vendors[i + 1] ? ", " : " or ",
+		    vendors[i]->name);
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+}
+
+struct config *
+vendor_bind_sources(struct config *cfg)
+{
+	struct source *s;
+	char names[256];
+	size_t i;
+
+	for (i = 0; cfg != NULL && i < cfg->nsources; i++) {
+		s = &cfg->sources[i];
+		if (s->vendor_name == NULL)
+			continue;       /* config_load() said it is missing */
+		if ((s->vendor = vendor_find(s->vendor_name)) != NULL)
+			continue;
+		vendor_names(names, sizeof(names));
+		config_problem(cfg, s->vendor_line, "source %s: unknown vendor \"%s\" (expected %s)",
+		    s->name, s->vendor_name, names);
+	}
+	return cfg;
 }
 
 bool

@@ -9,6 +9,7 @@
 #include "core/convert.h"
 #include "core/err.h"
 
+struct config;
 struct source;
 
 /* How callhook writes JSON: compact, "/" not escaped. */
@@ -84,6 +85,12 @@ struct vendor {
 
 extern const struct vendor *const vendors[];
 const struct vendor *vendor_find(const char *name);
+/*
+ * Points each source of a loaded config at the vendor it names; an unknown
+ * name is a problem of cfg at its line. Returns cfg (may be NULL), so that
+ * every load reads vendor_bind_sources(config_load(path)).
+ */
+struct config *vendor_bind_sources(struct config *cfg);
 bool vendor_has_event(const struct vendor *v, const char *event);
 
 /* One vendor field onto one column. */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/conf.h"
+#include "vendors/vendor.h"
 
 /* Loads a fixed config (sources named after their vendors) once. */
 static inline struct config *
@@ -28,7 +29,7 @@ fuzz_config(void)
 	    "[source callscaler]\nvendor = callscaler\nbasic_auth = u:p\n"
 	    "[source fonedynamics]\nvendor = fonedynamics\nallow_unauthenticated = yes\n", fp);
 	fclose(fp);
-	cfg = config_load(path);
+	cfg = vendor_bind_sources(config_load(path));
 	unlink(path);
 	if (cfg == NULL || cfg->nproblems > 0)
 		abort();

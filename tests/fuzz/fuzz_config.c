@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "core/conf.h"
+#include "vendors/vendor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,6 +21,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fwrite(data, 1, size, fp);
 	fclose(fp);
-	config_free(config_load(path));
+	config_free(vendor_bind_sources(config_load(path)));
 	return 0;
 }

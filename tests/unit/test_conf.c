@@ -47,7 +47,7 @@ good_config(void)
 	    "[source acme]\nvendor = calltracker\ntoken = abc\n"
 	    "[source acme-2]  ; comment\nvendor = calltracker\nheader = X-Api-Key: s3cret value\n"
 	    "[source open]\nvendor = calltracker\nallow_unauthenticated = yes\n");
-	struct config *cfg = config_load(path);
+	struct config *cfg = vendor_bind_sources(config_load(path));
 	const struct source *s;
 
 	CHECK(cfg->nproblems == 0, "a good config has no problems");
@@ -70,7 +70,7 @@ static void
 defaults(void)
 {
 	char *path = write_tmp("[source a]\nvendor = calltracker\ntoken = t\n");
-	struct config *cfg = config_load(path);
+	struct config *cfg = vendor_bind_sources(config_load(path));
 
 	CHECK(cfg->nproblems == 0, "a config with only a source is valid");
 	CHECK(cfg->max_body == 1048576, "max_body defaults to 1M");
@@ -107,7 +107,7 @@ mistakes(void)
 	    "token = x\n"                       /* 13 */
 	    "[mystery]\n"                       /* 14 */
 	    "a = b\n");                         /* 15 */
-	struct config *cfg = config_load(path);
+	struct config *cfg = vendor_bind_sources(config_load(path));
 	char want[512];
 
 	EXPECT(2, "max_body: invalid size");
@@ -118,6 +118,36 @@ mistakes(void)
 	EXPECT(12, "source c: unknown vendor \"nosuch\"");
 	EXPECT(14, "unknown section [mystery]");
 	CHECK(cfg->nproblems == 7, "exactly seven problems (got %zu)", cfg->nproblems);
+	config_free(cfg);
+	unlink(path);
+	free(path);
+}
+
+/* config_load() keeps each vendor's name and line; vendor_bind_sources() looks them up. */
+static void
+vendor_binding(void)
+{
+	char *path = write_tmp(
+	    "[source a]\n"                      /* 1 */
+	    "vendor = nosuch\n"                 /* 2 */
+	    "token = t\n"                       /* 3 */
+	    "[source b]\n"                      /* 4 */
+	    "vendor = callrail\n"               /* 5 */
+	    "signing_key = k\n");               /* 6 */
+	struct config *cfg = config_load(path);
+	char want[512];
+
+	CHECK(cfg->nproblems == 0, "config_load() alone does not judge vendor names");
+	CHECK(cfg->sources[0].vendor == NULL && cfg->sources[1].vendor == NULL,
+	    "config_load() alone leaves the vendors unresolved");
+	CHECK_STR(cfg->sources[0].vendor_name, "nosuch", "the vendor's name is kept as written");
+	CHECK(cfg->sources[0].vendor_line == 2, "with its line");
+	CHECK(vendor_bind_sources(cfg) == cfg, "vendor_bind_sources() returns the config");
+	EXPECT(2, "source a: unknown vendor \"nosuch\" (expected callrail, calltracker, salpre, callscaler "
+	    "or fonedynamics)");
+	CHECK(cfg->nproblems == 1, "one problem: the unknown vendor (got %zu)", cfg->nproblems);
+	CHECK(cfg->sources[1].vendor == &vendor_callrail, "a known vendor is bound");
+	CHECK(vendor_bind_sources(NULL) == NULL, "vendor_bind_sources(NULL) is NULL (config_load() out of memory)");
 	config_free(cfg);
 	unlink(path);
 	free(path);
@@ -153,7 +183,7 @@ bounds(void)
 	    "keep_deliveries = 400\n"           /* 7 */
 	    "[server]\nrequests_in_flight = 64\n"      /* 8, 9 */
 	    "[source a]\nvendor = calltracker\ntoken = t\n");
-	struct config *cfg = config_load(path);
+	struct config *cfg = vendor_bind_sources(config_load(path));
 	char want[512];
 
 	CHECK(cfg->nproblems == 0, "bounds in range are no problem");
@@ -174,7 +204,7 @@ bounds(void)
 	    "keep_deliveries = 30d\n"           /* 7 */
 	    "[server]\nrequests_in_flight = 0\n"       /* 8, 9 */
 	    "[source a]\nvendor = calltracker\ntoken = t\n");
-	cfg = config_load(path);
+	cfg = vendor_bind_sources(config_load(path));
 	EXPECT(2, "connect_timeout: expected 2 to 60");
 	EXPECT(3, "lock_timeout: expected 10 to 60000");
 	EXPECT(4, "statement_timeout: expected 100 to 600000");
@@ -207,6 +237,7 @@ test_conf(void)
 	good_config();
 	defaults();
 	mistakes();
+	vendor_binding();
 	sizes();
 	bounds();
 	missing_file();

@@ -11,6 +11,7 @@
 
 #include "tap.h"
 #include "core/conf.h"
+#include "vendors/vendor.h"
 
 #define SAMPLE_CONF SRCDIR "/deploy/callhook.conf"
 #define CONF_MAN SRCDIR "/deploy/man/callhook.conf.5"
@@ -199,7 +200,7 @@ check_no_stale(const char *conf, const char *man)
 static void
 check_sample_loads(void)
 {
-	struct config *cfg = config_load(SAMPLE_CONF);
+	struct config *cfg = vendor_bind_sources(config_load(SAMPLE_CONF));
 	size_t i;
 
 	CHECK(cfg != NULL && cfg->nproblems == 0, "the sample config loads without problems");

@@ -6,6 +6,7 @@
 
 #include "tap.h"
 #include "ingest/request.h"
+#include "vendors/vendor.h"
 
 /* A CGI environment as NULL-terminated name/value pairs. */
 static const char *
@@ -34,7 +35,7 @@ test_config(void)
 	    "[source open]\nvendor = calltracker\nallow_unauthenticated = yes\n"
 	    "[source cr]\nvendor = callrail\nsigning_key = 072e77e426f92738a72fe23c4d1953b4\n", fp);
 	fclose(fp);
-	cfg = config_load(path);
+	cfg = vendor_bind_sources(config_load(path));
 	unlink(path);
 	return cfg;
 }
