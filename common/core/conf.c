@@ -1,53 +1,75 @@
 /* Reads callhook.conf with libinih and records every problem with its file and line. */
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <ini.h>
 
 #include "core/conf.h"
 
-const struct option_doc config_options[] = {
-	{ "database", "conninfo", "postgresql:///callhook",
-	  "libpq connection string or URI used by serve; PG* environment variables also apply" },
-	{ "database", "migrate_conninfo", NULL,
-	  "connection used by migrate only, typically the schema owner (default: conninfo)" },
-	{ "database", "report_conninfo", NULL,
-	  "connection used by report and tail, a role granted callhook_reader (default: conninfo)" },
-	{ "database", "connect_timeout", "3",
-	  "seconds serve waits for a connection to open (2 to 60); past it the request is spooled" },
-	{ "database", "lock_timeout", "1000",
-	  "milliseconds a statement of serve waits for a table or row lock (10 to 60000)" },
-	{ "database", "statement_timeout", "5000",
-	  "milliseconds a statement of serve may run (100 to 600000)" },
-	{ "database", "delivery_budget_ms", "3000",
-	  "milliseconds one delivery may spend on the database, retries included (100 to 60000); "
-	  "past it the delivery is spooled" },
-	{ "database", "erasure_key", NULL,
-	  "secret key of the HMAC-SHA256 of each forgotten number in callhook.erasures; forget needs it" },
-	{ "database", "keep_bodies", "0",
-	  "days raw delivery bodies are kept (0 to 36500; 0: forever); prune empties older ones" },
-	{ "database", "keep_deliveries", "0",
-	  "days delivery rows and their dedup keys are kept (0 to 36500; 0: forever); prune drops "
-	  "the whole months older than that" },
-	{ "server", "max_body", "1M", "largest accepted request body; larger ones get 413 (suffix k, M)" },
-	{ "server", "spool_dir", "/var/spool/callhook",
-	  "where requests wait while PostgreSQL is unreachable" },
-	{ "server", "route_timeout_ms", "2000",
-	  "bound on callhook.route_call() for CallScaler in-call hits; {} is answered past it" },
-	{ "server", "requests_in_flight", "4",
-	  "requests each serve worker answers at once (1 to 64), sharing its one database connection" },
-	{ "source", "vendor", NULL, "callrail, calltracker, salpre, callscaler or fonedynamics" },
-	{ "source", "signing_key", NULL, "CallRail: HMAC-SHA1 key checked against the Signature header" },
-	{ "source", "token", NULL, "required as ?token=... or Authorization: Bearer ..." },
-	{ "source", "header", NULL, "a required request header and its exact value, \"Name: value\"" },
-	{ "source", "basic_auth", NULL, "required HTTP basic credentials, \"user:password\"" },
-	{ "source", "allow_unauthenticated", "no", "yes to accept requests without credentials" },
-	{ NULL, NULL, NULL, NULL },
+#define CFG(field) offsetof(struct config, field)
+#define SRC(field) offsetof(struct source, field)
+/* An option without a range, and one with (OPT_INT, OPT_SIZE). */
+#define OPTION(section, name, type, off, def, doc) \
+	{ section, name, type, off, def, 0, 0, NULL, doc }
+#define RANGED(section, name, type, off, def, min, max, unit, doc) \
+	{ section, name, type, off, def, min, max, unit, doc }
+
+/*
+ * Every option, once. Defaults are read like the file (so "1M", "no"), and
+ * the docs test compares each doc line with the sample config.
+ */
+const struct config_option config_options[] = {
+	OPTION("database", "conninfo", OPT_TEXT, CFG(conninfo), "postgresql:///callhook",
+	    "libpq connection string or URI used by serve; PG* environment variables also apply"),
+	OPTION("database", "migrate_conninfo", OPT_TEXT, CFG(migrate_conninfo), NULL,
+	    "connection used by migrate only, typically the schema owner (default: conninfo)"),
+	OPTION("database", "report_conninfo", OPT_TEXT, CFG(report_conninfo), NULL,
+	    "connection used by report and tail, a role granted callhook_reader (default: conninfo)"),
+	RANGED("database", "connect_timeout", OPT_INT, CFG(connect_timeout_s), "3", 2, 60, "seconds",
+	    "seconds serve waits for a connection to open (2 to 60); past it the request is spooled"),
+	RANGED("database", "lock_timeout", OPT_INT, CFG(lock_timeout_ms), "1000", 10, 60000,
+	    "milliseconds",
+	    "milliseconds a statement of serve waits for a table or row lock (10 to 60000)"),
+	RANGED("database", "statement_timeout", OPT_INT, CFG(statement_timeout_ms), "5000", 100, 600000,
+	    "milliseconds", "milliseconds a statement of serve may run (100 to 600000)"),
+	RANGED("database", "delivery_budget_ms", OPT_INT, CFG(delivery_budget_ms), "3000", 100, 60000,
+	    "milliseconds", "milliseconds one delivery may spend on the database, retries included "
+	    "(100 to 60000); past it the delivery is spooled"),
+	OPTION("database", "erasure_key", OPT_SECRET, CFG(erasure_key), NULL,
+	    "secret key of the HMAC-SHA256 of each forgotten number in callhook.erasures; forget needs it"),
+	RANGED("database", "keep_bodies", OPT_INT, CFG(keep_bodies_days), "0", 0, 36500, "days",
+	    "days raw delivery bodies are kept (0 to 36500; 0: forever); prune empties older ones"),
+	RANGED("database", "keep_deliveries", OPT_INT, CFG(keep_deliveries_days), "0", 0, 36500, "days",
+	    "days delivery rows and their dedup keys are kept (0 to 36500; 0: forever); prune drops "
+	    "the whole months older than that"),
+	RANGED("server", "max_body", OPT_SIZE, CFG(max_body), "1M", 1, CONFIG_SIZE_MAX, NULL,
+	    "largest accepted request body; larger ones get 413 (suffix k, M)"),
+	OPTION("server", "spool_dir", OPT_TEXT, CFG(spool_dir), "/var/spool/callhook",
+	    "where requests wait while PostgreSQL is unreachable"),
+	RANGED("server", "route_timeout_ms", OPT_INT, CFG(route_timeout_ms), "2000", 10, 30000,
+	    "milliseconds",
+	    "bound on callhook.route_call() for CallScaler in-call hits; {} is answered past it "
+	    "(10 to 30000)"),
+	RANGED("server", "requests_in_flight", OPT_INT, CFG(requests_in_flight), "4", 1, 64, "number",
+	    "requests each serve worker answers at once (1 to 64), sharing its one database connection"),
+	OPTION("source", "vendor", OPT_VENDOR, SRC(vendor_name), NULL,
+	    "callrail, calltracker, salpre, callscaler or fonedynamics"),
+	OPTION("source", "signing_key", OPT_SECRET, SRC(signing_key), NULL,
+	    "CallRail: HMAC-SHA1 key checked against the Signature header"),
+	OPTION("source", "token", OPT_SECRET, SRC(token), NULL,
+	    "required as ?token=... or Authorization: Bearer ..."),
+	OPTION("source", "header", OPT_HEADER, SRC(header_value), NULL,
+	    "a required request header and its exact value, \"Name: value\""),
+	OPTION("source", "basic_auth", OPT_USERPASS, SRC(basic_auth), NULL,
+	    "required HTTP basic credentials, \"user:password\""),
+	OPTION("source", "allow_unauthenticated", OPT_BOOL, SRC(allow_unauthenticated), "no",
+	    "yes to accept requests without credentials"),
+	OPTION(NULL, NULL, OPT_TEXT, 0, NULL, NULL),
 };
 
 /* Parsing state shared by the inih callbacks. */
@@ -84,6 +106,23 @@ config_problem(struct config *cfg, int line, const char *fmt, ...)
 	cfg->problems[cfg->nproblems++] = full;
 }
 
+/* Records a problem with a value at the current line, naming the source being read; true. */
+static bool PRINTF(2, 3)
+refuse(struct parse *p, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->cur != NULL)
+		config_problem(p->cfg, p->line, "source %s: %s", p->cur->name, msg);
+	else
+		config_problem(p->cfg, p->line, "%s", msg);
+	return true;
+}
+
 long long
 config_parse_size(const char *s)
 {
@@ -92,7 +131,7 @@ config_parse_size(const char *s)
 
 	errno = 0;
 	n = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || n < 0 || n > (1LL << 30))
+	if (errno != 0 || end == s || n < 0 || n > CONFIG_SIZE_MAX)
 		return -1;      /* bounded before a suffix multiplies it */
 	switch (tolower((unsigned char)*end)) {
 	case '\0': return n;
@@ -102,9 +141,22 @@ config_parse_size(const char *s)
 	}
 	if (*end == 'b' || *end == 'B')
 		end++;
-	if (*end != '\0' || n > (1LL << 30))
+	if (*end != '\0' || n > CONFIG_SIZE_MAX)
 		return -1;
 	return n;
+}
+
+/* The whole of v as a decimal number, optionally negative: no space, no suffix, no overflow. */
+static bool
+parse_int(const char *v, long long *n)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)v[*v == '-']))
+		return false;
+	errno = 0;
+	*n = strtoll(v, &end, 10);
+	return errno == 0 && *end == '\0';
 }
 
 static bool
@@ -132,144 +184,148 @@ set_str(char **dst, const char *v)
 	return true;
 }
 
-/* "X-Api-Key: value" into the header name, its CGI parameter name and value. */
-static bool
-parse_header(struct parse *p, struct source *src, const char *v)
+/* The CGI parameter name of the n-byte header name h: "X-Api-Key" is "HTTP_X_API_KEY". */
+static char *
+cgi_name(const char *h, size_t n)
 {
-	const char *colon = strchr(v, ':');
-	size_t i, n;
-
-	if (colon == NULL || colon == v) {
-		config_problem(p->cfg, p->line, "source %s: header must be \"Name: value\"", src->name);
-		return true;
-	}
-	n = colon - v;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '_') {
-			config_problem(p->cfg, p->line, "source %s: invalid header name", src->name);
-			return true;
-		}
-	free(src->header_name);
-	free(src->header_param);
-	src->header_name = strndup(v, n);
-	src->header_param = malloc(n + 6);
-	if (src->header_name == NULL || src->header_param == NULL)
-		return false;
-	memcpy(src->header_param, "HTTP_", 5);
-	for (i = 0; i < n; i++)
-		src->header_param[5 + i] = v[i] == '-' ? '_' : toupper((unsigned char)v[i]);
-	src->header_param[5 + n] = '\0';
-	for (colon++; *colon == ' ' || *colon == '\t'; colon++)
-		;
-	if (*colon == '\0')
-		config_problem(p->cfg, p->line, "source %s: header has no value", src->name);
-	return set_str(&src->header_value, colon);
-}
-
-static bool
-source_key(struct parse *p, const char *name, const char *v)
-{
-	struct source *src = p->cur;
-
-	if (!strcmp(name, "vendor")) {
-		src->vendor_line = p->line;
-		return set_str(&src->vendor_name, v);
-	}
-	if (!strcmp(name, "signing_key"))
-		return set_str(&src->signing_key, v);
-	if (!strcmp(name, "token"))
-		return set_str(&src->token, v);
-	if (!strcmp(name, "basic_auth")) {
-		if (strchr(v, ':') == NULL)
-			config_problem(p->cfg, p->line, "source %s: basic_auth must be \"user:password\"", src->name);
-		return set_str(&src->basic_auth, v);
-	}
-	if (!strcmp(name, "header"))
-		return parse_header(p, src, v);
-	if (!strcmp(name, "allow_unauthenticated")) {
-		if (!parse_bool(v, &src->allow_unauthenticated))
-			config_problem(p->cfg, p->line, "source %s: allow_unauthenticated must be yes or no", src->name);
-		return true;
-	}
-	config_problem(p->cfg, p->line, "unknown key \"%s\" in [source %s]", name, src->name);
-	return true;
-}
-
-/* Reads a whole decimal number from lo to hi into *out, or records a problem naming the key. */
-static void
-int_option(struct parse *p, const char *name, const char *v, long lo, long hi, int *out)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
-		config_problem(p->cfg, p->line, "%s: expected %ld to %ld", name, lo, hi);
-	else
-		*out = (int)n;
-}
-
-static bool
-server_key(struct parse *p, const char *name, const char *v)
-{
-	struct config *cfg = p->cfg;
-	long long n;
-
-	if (!strcmp(name, "max_body")) {
-		if ((n = config_parse_size(v)) <= 0)
-			config_problem(cfg, p->line, "max_body: invalid size \"%s\" (expected e.g. 1M, 512k)", v);
-		else
-			cfg->max_body = n;
-		return true;
-	}
-	if (!strcmp(name, "spool_dir"))
-		return set_str(&cfg->spool_dir, v);
-	if (!strcmp(name, "route_timeout_ms")) {
-		n = strtol(v, NULL, 10);
-		if (n < 10 || n > 30000)
-			config_problem(cfg, p->line, "route_timeout_ms: expected 10 to 30000");
-		else
-			cfg->route_timeout_ms = n;
-		return true;
-	}
-	if (!strcmp(name, "requests_in_flight")) {
-		int_option(p, name, v, 1, 64, &cfg->requests_in_flight);
-		return true;
-	}
-	config_problem(cfg, p->line, "unknown key \"%s\" in [server]", name);
-	return true;
-}
-
-static bool
-database_key(struct parse *p, const char *name, const char *v)
-{
-	static const struct { const char *name; long lo, hi; size_t off; } bounds[] = {
-		{ "connect_timeout", 2, 60, offsetof(struct config, connect_timeout_s) },
-		{ "lock_timeout", 10, 60000, offsetof(struct config, lock_timeout_ms) },
-		{ "statement_timeout", 100, 600000, offsetof(struct config, statement_timeout_ms) },
-		{ "delivery_budget_ms", 100, 60000, offsetof(struct config, delivery_budget_ms) },
-		{ "keep_bodies", 0, 36500, offsetof(struct config, keep_bodies_days) },
-		{ "keep_deliveries", 0, 36500, offsetof(struct config, keep_deliveries_days) },
-	};
+	char *param = malloc(n + 6);
 	size_t i;
 
-	for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++)
-		if (!strcmp(name, bounds[i].name)) {
-			int_option(p, name, v, bounds[i].lo, bounds[i].hi,
-			    (int *)((char *)p->cfg + bounds[i].off));
-			return true;
-		}
-	if (!strcmp(name, "conninfo"))
-		return set_str(&p->cfg->conninfo, v);
-	if (!strcmp(name, "migrate_conninfo"))
-		return set_str(&p->cfg->migrate_conninfo, v);
-	if (!strcmp(name, "report_conninfo"))
-		return set_str(&p->cfg->report_conninfo, v);
-	if (!strcmp(name, "erasure_key"))
-		return set_str(&p->cfg->erasure_key, v);
-	config_problem(p->cfg, p->line, "unknown key \"%s\" in [database]", name);
+	if (param == NULL)
+		return NULL;
+	memcpy(param, "HTTP_", 5);
+	for (i = 0; i < n; i++)
+		param[5 + i] = h[i] == '-' ? '_' : toupper((unsigned char)h[i]);
+	param[5 + n] = '\0';
+	return param;
+}
+
+/* "X-Api-Key: value": the value into *field, the name and its CGI name into the source. */
+static bool
+set_header(struct parse *p, const struct config_option *o, char **field, const char *v)
+{
+	const char *colon = strchr(v, ':'), *value;
+	char *name, *param;
+	size_t i, n;
+
+	if (colon == NULL || colon == v)
+		return refuse(p, "%s must be \"Name: value\"", o->name);
+	n = colon - v;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '_')
+			return refuse(p, "invalid %s name", o->name);
+	for (value = colon + 1; *value == ' ' || *value == '\t'; value++)
+		;
+	if (*value == '\0')
+		return refuse(p, "%s has no value", o->name);
+	name = strndup(v, n);
+	param = cgi_name(v, n);
+	if (name == NULL || param == NULL || !set_str(field, value)) {
+		free(name);
+		free(param);
+		return false;
+	}
+	free(p->cur->header_name);
+	free(p->cur->header_param);
+	p->cur->header_name = name;
+	p->cur->header_param = param;
 	return true;
+}
+
+static bool
+set_int(struct parse *p, const struct config_option *o, int *field, const char *v)
+{
+	long long n;
+
+	if (!parse_int(v, &n) || n < o->min || n > o->max)
+		return refuse(p, "%s: expected %lld to %lld", o->name, o->min, o->max);
+	*field = (int)n;
+	return true;
+}
+
+static bool
+set_size(struct parse *p, const struct config_option *o, size_t *field, const char *v)
+{
+	long long n = config_parse_size(v);
+
+	if (n < 0 || n < o->min || n > o->max)
+		return refuse(p, "%s: invalid size \"%s\" (expected e.g. 1M, 512k)", o->name, v);
+	*field = (size_t)n;
+	return true;
+}
+
+static bool
+in_source(const struct config_option *o)
+{
+	return !strcmp(o->section, "source");
+}
+
+/*
+ * Reads v into option o of the config, or of the source being read. A value
+ * that is refused is a problem at the current line, and leaves the field as
+ * it was. False only when out of memory.
+ */
+static bool
+set_option(struct parse *p, const struct config_option *o, const char *v)
+{
+	void *field = (in_source(o) ? (char *)p->cur : (char *)p->cfg) + o->off;
+
+	switch (o->type) {
+	case OPT_TEXT:
+	case OPT_SECRET:
+		return set_str(field, v);
+	case OPT_INT:
+		return set_int(p, o, field, v);
+	case OPT_SIZE:
+		return set_size(p, o, field, v);
+	case OPT_BOOL:
+		return parse_bool(v, field) || refuse(p, "%s must be yes or no", o->name);
+	case OPT_VENDOR:
+		p->cur->vendor_line = p->line;
+		return set_str(field, v);
+	case OPT_HEADER:
+		return set_header(p, o, field, v);
+	case OPT_USERPASS:
+		if (strchr(v, ':') == NULL)
+			return refuse(p, "%s must be \"user:password\"", o->name);
+		return set_str(field, v);
+	}
+	return true;
+}
+
+/* Gives each option of the source being read, or of the config when none is, its default. */
+static bool
+set_defaults(struct parse *p)
+{
+	const struct config_option *o;
+
+	for (o = config_options; o->name != NULL; o++)
+		if (o->def != NULL && in_source(o) == (p->cur != NULL) && !set_option(p, o, o->def))
+			return false;
+	return true;
+}
+
+static const struct config_option *
+find_option(const char *section, const char *name)
+{
+	const struct config_option *o;
+
+	for (o = config_options; o->name != NULL; o++)
+		if (!strcmp(o->section, section) && !strcmp(o->name, name))
+			return o;
+	return NULL;
+}
+
+/* Frees the strings of the options stored in base: a source's, or the config's. */
+static void
+free_options(char *base, bool source)
+{
+	const struct config_option *o;
+
+	for (o = config_options; o->name != NULL; o++)
+		if (in_source(o) == source && o->type != OPT_INT && o->type != OPT_SIZE &&
+		    o->type != OPT_BOOL)
+			free(*(char **)(base + o->off));
 }
 
 const struct source *
@@ -318,7 +374,14 @@ begin_source(struct parse *p, const char *name)
 	p->cur = &cfg->sources[cfg->nsources++];
 	memset(p->cur, 0, sizeof(*p->cur));
 	p->cur->line = p->line;
-	return (p->cur->name = strdup(name)) != NULL;
+	return (p->cur->name = strdup(name)) != NULL && set_defaults(p);
+}
+
+/* [database] and [server]; [source NAME] are handled apart. */
+static bool
+known_section(const char *section)
+{
+	return !strcmp(section, "database") || !strcmp(section, "server");
 }
 
 /* Handles a section heading seen by the line reader, so empty sections count too. */
@@ -343,7 +406,7 @@ begin_section(struct parse *p, const char *line)
 			name++;
 		return begin_source(p, name);
 	}
-	if (strcmp(p->section, "database") && strcmp(p->section, "server")) {
+	if (!known_section(p->section)) {
 		config_problem(p->cfg, p->line, "unknown section [%s]", p->section);
 		p->section_ok = false;
 	}
@@ -371,17 +434,21 @@ static int
 on_value(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;
+	const struct config_option *o;
 
 	(void)section;
 	if (!p->section_ok)
 		return 1;
+	if (p->cur == NULL && !known_section(p->section)) {
+		config_problem(p->cfg, p->line, "key \"%s\" outside any section", name);
+		return 1;
+	}
+	if ((o = find_option(p->cur != NULL ? "source" : p->section, name)) != NULL)
+		return set_option(p, o, value);
 	if (p->cur != NULL)
-		return source_key(p, name, value);
-	if (!strcmp(p->section, "database"))
-		return database_key(p, name, value);
-	if (!strcmp(p->section, "server"))
-		return server_key(p, name, value);
-	config_problem(p->cfg, p->line, "key \"%s\" outside any section", name);
+		config_problem(p->cfg, p->line, "unknown key \"%s\" in [source %s]", name, p->cur->name);
+	else
+		config_problem(p->cfg, p->line, "unknown key \"%s\" in [%s]", name, p->section);
 	return 1;
 }
 
@@ -402,20 +469,6 @@ check_sources(struct config *cfg)
 	}
 }
 
-static bool
-set_defaults(struct config *cfg)
-{
-	cfg->max_body = 1024 * 1024;
-	cfg->route_timeout_ms = 2000;
-	cfg->requests_in_flight = 4;
-	cfg->connect_timeout_s = 3;
-	cfg->lock_timeout_ms = 1000;
-	cfg->statement_timeout_ms = 5000;
-	cfg->delivery_budget_ms = 3000;
-	return set_str(&cfg->conninfo, "postgresql:///callhook") &&
-	    set_str(&cfg->spool_dir, "/var/spool/callhook");
-}
-
 struct config *
 config_load(const char *path)
 {
@@ -423,7 +476,7 @@ config_load(const char *path)
 	struct parse p = { .cfg = cfg, .section_ok = true };
 	int rc;
 
-	if (cfg == NULL || (cfg->path = strdup(path)) == NULL || !set_defaults(cfg)) {
+	if (cfg == NULL || (cfg->path = strdup(path)) == NULL || !set_defaults(&p)) {
 		config_free(cfg);
 		return NULL;
 	}
@@ -446,13 +499,9 @@ static void
 source_free(struct source *s)
 {
 	free(s->name);
-	free(s->vendor_name);
-	free(s->signing_key);
-	free(s->token);
 	free(s->header_name);
 	free(s->header_param);
-	free(s->header_value);
-	free(s->basic_auth);
+	free_options((char *)s, true);
 }
 
 void
@@ -469,10 +518,6 @@ config_free(struct config *cfg)
 	free(cfg->sources);
 	free(cfg->problems);
 	free(cfg->path);
-	free(cfg->conninfo);
-	free(cfg->migrate_conninfo);
-	free(cfg->report_conninfo);
-	free(cfg->erasure_key);
-	free(cfg->spool_dir);
+	free_options((char *)cfg, false);
 	free(cfg);
 }

@@ -45,14 +45,37 @@ struct config {
 	size_t nproblems;
 };
 
-/* The declared options, for --help, docs and the tests that compare them. */
-struct option_doc {
-	const char *section;     /* "database", "server" or "source" */
-	const char *name;
-	const char *def;         /* default, or NULL */
-	const char *doc;
+/* The largest value of a size option: 1 GiB. */
+#define CONFIG_SIZE_MAX (1LL << 30)
+
+/* What an option's value is: how it is read, checked and stored. */
+enum option_type {
+	OPT_TEXT,               /* any text (char *) */
+	OPT_SECRET,             /* any text (char *), never shown */
+	OPT_INT,                /* a whole number from min to max (int) */
+	OPT_SIZE,               /* bytes from min to max, with an optional k or M suffix (size_t) */
+	OPT_BOOL,               /* yes or no; also true/false, on/off, 1/0 (bool) */
+	OPT_VENDOR,             /* a vendor's name (char *), its line in vendor_line */
+	OPT_HEADER,             /* secret "Name: value": the value (char *), header_name, header_param */
+	OPT_USERPASS,           /* secret "user:password" (char *) */
 };
-extern const struct option_doc config_options[];
+
+/*
+ * One option, declared once: config_load() reads, checks and defaults it
+ * from this entry alone, and the docs test holds the sample config and
+ * callhook.conf(5) to it.
+ */
+struct config_option {
+	const char *section;    /* "database", "server" or "source" */
+	const char *name;
+	enum option_type type;
+	size_t off;             /* of the field in struct config, or in struct source for "source" */
+	const char *def;        /* default, as it would be written in the file; NULL: none */
+	long long min, max;     /* OPT_INT and OPT_SIZE */
+	const char *unit;       /* OPT_INT: what it counts, as callhook.conf(5) names the value */
+	const char *doc;        /* one line, also in the sample config */
+};
+extern const struct config_option config_options[];
 
 /*
  * Reads `path` into a new config (free with config_free()). Returns NULL only

@@ -147,7 +147,8 @@ vendor_binding(void)
 	    "or fonedynamics)");
 	CHECK(cfg->nproblems == 1, "one problem: the unknown vendor (got %zu)", cfg->nproblems);
 	CHECK(cfg->sources[1].vendor == &vendor_callrail, "a known vendor is bound");
-	CHECK(vendor_bind_sources(NULL) == NULL, "vendor_bind_sources(NULL) is NULL (config_load() out of memory)");
+	CHECK(vendor_bind_sources(NULL) == NULL,
+	    "vendor_bind_sources(NULL) is NULL, as when config_load() is out of memory");
 	config_free(cfg);
 	unlink(path);
 	free(path);
@@ -169,7 +170,10 @@ sizes(void)
 	CHECK(config_parse_size("1025M") == -1, "over 1 GiB with a suffix is rejected");
 }
 
-/* The database bounds: read when in range, else one problem each naming the file, line and range. */
+/*
+ * The numeric options: read when in range, else one problem each naming the
+ * file, line and range, trailing garbage and overflow included.
+ */
 static void
 bounds(void)
 {
@@ -202,7 +206,12 @@ bounds(void)
 	    "delivery_budget_ms = \n"           /* 5 */
 	    "keep_bodies = -1\n"                /* 6 */
 	    "keep_deliveries = 30d\n"           /* 7 */
-	    "[server]\nrequests_in_flight = 0\n"       /* 8, 9 */
+	    "statement_timeout = 9223372036854775808\n"        /* 8 */
+	    "[server]\n"                        /* 9 */
+	    "requests_in_flight = 0\n"          /* 10 */
+	    "route_timeout_ms = 100abc\n"       /* 11 */
+	    "route_timeout_ms = 100 ms\n"       /* 12 */
+	    "max_body = 99999999999999999999k\n"        /* 13 */
 	    "[source a]\nvendor = calltracker\ntoken = t\n");
 	cfg = vendor_bind_sources(config_load(path));
 	EXPECT(2, "connect_timeout: expected 2 to 60");
@@ -211,8 +220,13 @@ bounds(void)
 	EXPECT(5, "delivery_budget_ms: expected 100 to 60000");
 	EXPECT(6, "keep_bodies: expected 0 to 36500");
 	EXPECT(7, "keep_deliveries: expected 0 to 36500");
-	EXPECT(9, "requests_in_flight: expected 1 to 64");
-	CHECK(cfg->nproblems == 7, "exactly seven problems (got %zu)", cfg->nproblems);
+	EXPECT(8, "statement_timeout: expected 100 to 600000");
+	EXPECT(10, "requests_in_flight: expected 1 to 64");
+	EXPECT(11, "route_timeout_ms: expected 10 to 30000");
+	EXPECT(12, "route_timeout_ms: expected 10 to 30000");
+	EXPECT(13, "max_body: invalid size \"99999999999999999999k\" (expected e.g. 1M, 512k)");
+	CHECK(cfg->nproblems == 11, "exactly eleven problems (got %zu)", cfg->nproblems);
+	CHECK(cfg->route_timeout_ms == 2000, "route_timeout_ms = 100abc is not read as 100");
 	CHECK(cfg->lock_timeout_ms == 1000, "a refused value leaves the default");
 	config_free(cfg);
 	unlink(path);

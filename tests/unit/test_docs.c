@@ -49,10 +49,10 @@ next_line(const char *line)
 	return nl != NULL && nl[1] != '\0' ? nl + 1 : NULL;
 }
 
-static const struct option_doc *
+static const struct config_option *
 find_option(const char *name, size_t len)
 {
-	const struct option_doc *o;
+	const struct config_option *o;
 
 	for (o = config_options; o->name != NULL; o++)
 		if (strlen(o->name) == len && !memcmp(o->name, name, len))
@@ -154,7 +154,7 @@ man_default_is(const char *entry, const char *def)
 }
 
 static void
-check_option(const struct option_doc *o, const char *conf, const char *man)
+check_option(const struct config_option *o, const char *conf, const char *man)
 {
 	char *entry = man ? man_entry(man, o->name) : NULL;
 	bool is_source = !strcmp(o->section, "source");
@@ -214,7 +214,7 @@ void
 test_docs(void)
 {
 	char *conf = slurp(SAMPLE_CONF), *man = slurp(CONF_MAN);
-	const struct option_doc *o;
+	const struct config_option *o;
 
 	CHECK(conf != NULL, "read %s", SAMPLE_CONF);
 	CHECK(man != NULL, "read %s", CONF_MAN);
