@@ -5,20 +5,9 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "tmpconf.h"
 #include "core/conf.h"
 #include "vendors/vendor.h"
-
-static char *
-write_tmp(const char *text)
-{
-	char *path = strdup("/tmp/callhook-conf-XXXXXX");
-	int fd = mkstemp(path);
-	FILE *fp = fdopen(fd, "w");
-
-	fputs(text, fp);
-	fclose(fp);
-	return path;
-}
 
 /* True when some problem contains `needle`. */
 static bool
@@ -83,6 +72,10 @@ defaults(void)
 	CHECK(cfg->statement_timeout_ms == 5000, "statement_timeout defaults to 5000 ms");
 	CHECK(cfg->delivery_budget_ms == 3000, "delivery_budget_ms defaults to 3000");
 	CHECK(cfg->requests_in_flight == 4, "requests_in_flight defaults to 4");
+	CHECK(cfg->route_timeout_ms == 2000, "route_timeout_ms defaults to 2000");
+	CHECK(cfg->migrate_conninfo == NULL && cfg->report_conninfo == NULL && cfg->erasure_key == NULL,
+	    "migrate_conninfo, report_conninfo and erasure_key have no default");
+	CHECK(!cfg->sources[0].allow_unauthenticated, "allow_unauthenticated defaults to no");
 	config_free(cfg);
 	unlink(path);
 	free(path);

@@ -1,7 +1,9 @@
 /*
- * The documentation against config_options[]: every option is in the sample
- * config deploy/callhook.conf and in callhook.conf(5), with its default, and
- * neither documents an option that does not exist.
+ * Every option of config_options[] against the documentation and the parser:
+ * it is in the sample config deploy/callhook.conf and in callhook.conf(5),
+ * with its default and range, neither documents an option that does not
+ * exist, and a value written in a file is stored or refused as the cases
+ * below say, the problem naming the file and the line.
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "tmpconf.h"
 #include "core/conf.h"
 #include "vendors/vendor.h"
 
@@ -153,6 +156,28 @@ man_default_is(const char *entry, const char *def)
 	return !strncmp(p, def, n) && strchr(" .,:;\n", p[n]) != NULL;
 }
 
+/* The range of a number or size in the doc line and in the man page's entry, and its unit. */
+static void
+check_range(const struct config_option *o, const char *entry)
+{
+	char want[128];
+
+	if (o->type == OPT_INT) {
+		snprintf(want, sizeof(want), "(%lld to %lld", o->min, o->max);
+		CHECK(strstr(o->doc, want) != NULL, "the doc line of %s says %s)", o->name, want);
+		snprintf(want, sizeof(want), "From %lld to %lld", o->min, o->max);
+		CHECK(entry != NULL && strstr(entry, want) != NULL, "callhook.conf(5) says %s: %s",
+		    o->name, want);
+		snprintf(want, sizeof(want), "%s No = Ar %s\n", o->name, o->unit);
+		CHECK(entry != NULL && !strncmp(entry, want, strlen(want)),
+		    "callhook.conf(5) names the value of %s in %s", o->name, o->unit);
+	} else if (o->type == OPT_SIZE) {
+		snprintf(want, sizeof(want), "at most %lldM", o->max / (1024 * 1024));
+		CHECK(entry != NULL && strstr(entry, want) != NULL, "callhook.conf(5) says %s: %s",
+		    o->name, want);
+	}
+}
+
 static void
 check_option(const struct config_option *o, const char *conf, const char *man)
 {
@@ -167,7 +192,20 @@ check_option(const struct config_option *o, const char *conf, const char *man)
 	if (o->def != NULL)
 		CHECK(entry != NULL && man_default_is(entry, o->def),
 		    "callhook.conf(5) gives the default of %s, %s", o->name, o->def);
+	check_range(o, entry);
 	free(entry);
+}
+
+/* The doc line of vendor names every vendor there is. */
+static void
+check_vendor_doc(void)
+{
+	const struct config_option *o = find_option("vendor", 6);
+	size_t i;
+
+	for (i = 0; vendors[i] != NULL; i++)
+		CHECK(o != NULL && strstr(o->doc, vendors[i]->name) != NULL,
+		    "the doc line of vendor names %s", vendors[i]->name);
 }
 
 /* Every key of the sample config and every ".It Ic" of the man page is a declared option. */
@@ -210,11 +248,179 @@ check_sample_loads(void)
 	config_free(cfg);
 }
 
+/* A value of an option in a file, and what callhook makes of it. */
+struct parse_case {
+	const char *name;
+	const char *value;
+	const char *stored;     /* accepted: the field, as stored_text() writes it */
+	const char *problem;    /* refused: the problem after "FILE:LINE: " */
+};
+
+#define EXPECTED(lo, hi) "expected " #lo " to " #hi
+#define BAD_SIZE(v) "max_body: invalid size \"" v "\" (expected e.g. 1M, 512k)"
+
+static const struct parse_case cases[] = {
+	{ "conninfo", "host=/tmp dbname=x", "host=/tmp dbname=x", NULL },
+	{ "migrate_conninfo", "dbname=x user=postgres", "dbname=x user=postgres", NULL },
+	{ "report_conninfo", "dbname=x user=analyst", "dbname=x user=analyst", NULL },
+	{ "connect_timeout", "7", "7", NULL },
+	{ "connect_timeout", "7s", NULL, "connect_timeout: " EXPECTED(2, 60) },
+	{ "connect_timeout", "61", NULL, "connect_timeout: " EXPECTED(2, 60) },
+	{ "lock_timeout", "250", "250", NULL },
+	{ "lock_timeout", "250ms", NULL, "lock_timeout: " EXPECTED(10, 60000) },
+	{ "lock_timeout", "9", NULL, "lock_timeout: " EXPECTED(10, 60000) },
+	{ "statement_timeout", "900", "900", NULL },
+	{ "statement_timeout", "9e2", NULL, "statement_timeout: " EXPECTED(100, 600000) },
+	{ "statement_timeout", "99999999999999999999", NULL, "statement_timeout: " EXPECTED(100, 600000) },
+	{ "delivery_budget_ms", "1500", "1500", NULL },
+	{ "delivery_budget_ms", "1500.5", NULL, "delivery_budget_ms: " EXPECTED(100, 60000) },
+	{ "delivery_budget_ms", "60001", NULL, "delivery_budget_ms: " EXPECTED(100, 60000) },
+	{ "erasure_key", "3f1c0e", "3f1c0e", NULL },
+	{ "keep_bodies", "30", "30", NULL },
+	{ "keep_bodies", "30d", NULL, "keep_bodies: " EXPECTED(0, 36500) },
+	{ "keep_bodies", "36501", NULL, "keep_bodies: " EXPECTED(0, 36500) },
+	{ "keep_bodies", "-1", NULL, "keep_bodies: " EXPECTED(0, 36500) },
+	{ "keep_deliveries", "400", "400", NULL },
+	{ "keep_deliveries", "0x10", NULL, "keep_deliveries: " EXPECTED(0, 36500) },
+	{ "keep_deliveries", "36501", NULL, "keep_deliveries: " EXPECTED(0, 36500) },
+	{ "max_body", "64k", "65536", NULL },
+	{ "max_body", "2MB", "2097152", NULL },
+	{ "max_body", "1024M", "1073741824", NULL },
+	{ "max_body", "64kx", NULL, BAD_SIZE("64kx") },
+	{ "max_body", "0", NULL, BAD_SIZE("0") },
+	{ "max_body", "1073741825", NULL, BAD_SIZE("1073741825") },
+	{ "max_body", "99999999999999999999", NULL, BAD_SIZE("99999999999999999999") },
+	{ "spool_dir", "/tmp/spool", "/tmp/spool", NULL },
+	{ "route_timeout_ms", "100", "100", NULL },
+	{ "route_timeout_ms", "100abc", NULL, "route_timeout_ms: " EXPECTED(10, 30000) },
+	{ "route_timeout_ms", "30001", NULL, "route_timeout_ms: " EXPECTED(10, 30000) },
+	{ "requests_in_flight", "64", "64", NULL },
+	{ "requests_in_flight", "4 threads", NULL, "requests_in_flight: " EXPECTED(1, 64) },
+	{ "requests_in_flight", "0", NULL, "requests_in_flight: " EXPECTED(1, 64) },
+	{ "vendor", "callrail", "callrail", NULL },
+	{ "vendor", "nosuch", NULL, "source s: unknown vendor \"nosuch\" (expected callrail, calltracker, "
+	  "salpre, callscaler or fonedynamics)" },
+	{ "signing_key", "072e77e4", "072e77e4", NULL },
+	{ "token", "4f9c1d0e", "4f9c1d0e", NULL },
+	{ "header", "X-Api-Key: s3cret value", "s3cret value", NULL },
+	{ "header", "X-Api-Key", NULL, "source s: header must be \"Name: value\"" },
+	{ "header", "X Api: s3cret", NULL, "source s: invalid header name" },
+	{ "header", "X-Api-Key:", NULL, "source s: header has no value" },
+	{ "basic_auth", "hooks:pa55", "hooks:pa55", NULL },
+	{ "basic_auth", "hookspa55", NULL, "source s: basic_auth must be \"user:password\"" },
+	{ "allow_unauthenticated", "yes", "yes", NULL },
+	{ "allow_unauthenticated", "On", "yes", NULL },
+	{ "allow_unauthenticated", "0", "no", NULL },
+	{ "allow_unauthenticated", "yes please", NULL, "source s: allow_unauthenticated must be yes or no" },
+	{ "allow_unauthenticated", "maybe", NULL, "source s: allow_unauthenticated must be yes or no" },
+};
+
+/* The field of option o in cfg (its first source for a source option), numbers in decimal. */
+static const char *
+stored_text(const struct config *cfg, const struct config_option *o, char *buf, size_t size)
+{
+	const char *base = strcmp(o->section, "source") ? (const char *)cfg : (const char *)cfg->sources;
+	const void *field = base + o->off;
+
+	switch (o->type) {
+	case OPT_INT:
+		snprintf(buf, size, "%d", *(const int *)field);
+		return buf;
+	case OPT_SIZE:
+		snprintf(buf, size, "%zu", *(const size_t *)field);
+		return buf;
+	case OPT_BOOL:
+		return *(const bool *)field ? "yes" : "no";
+	default:
+		return *(char *const *)field;
+	}
+}
+
+static bool
+all_digits(const char *s)
+{
+	return *s != '\0' && strspn(s, "0123456789") == strlen(s);
+}
+
+/*
+ * Every option has a case it stores; all but free text also one it refuses,
+ * and numbers and sizes both one out of range and one with trailing garbage.
+ */
+static void
+check_cases_cover(void)
+{
+	const struct config_option *o;
+	const struct parse_case *c;
+	int stored, refused, number, garbage;
+
+	for (o = config_options; o->name != NULL; o++) {
+		stored = refused = number = garbage = 0;
+		for (c = cases; c < cases + sizeof(cases) / sizeof(cases[0]); c++) {
+			if (strcmp(c->name, o->name))
+				continue;
+			stored += c->problem == NULL;
+			refused += c->problem != NULL;
+			number += c->problem != NULL && all_digits(c->value);
+			garbage += c->problem != NULL && isdigit((unsigned char)c->value[0]) &&
+			    !all_digits(c->value);
+		}
+		CHECK(stored > 0, "%s: a value it stores is tested", o->name);
+		if (o->type != OPT_TEXT && o->type != OPT_SECRET)
+			CHECK(refused > 0, "%s: a value it refuses is tested", o->name);
+		if (o->type == OPT_INT || o->type == OPT_SIZE)
+			CHECK(number > 0 && garbage > 0,
+			    "%s: a number out of range and one with trailing garbage are tested", o->name);
+	}
+}
+
+/* Loads the option alone in its section (in a source, after a vendor and a token) and checks it. */
+static void
+check_case(const struct parse_case *c)
+{
+	const struct config_option *o = find_option(c->name, strlen(c->name));
+	bool source = o != NULL && !strcmp(o->section, "source");
+	char text[512], want[512], buf[32], *path;
+	struct config *cfg;
+
+	CHECK(o != NULL, "case %s = %s: a declared option", c->name, c->value);
+	if (o == NULL)
+		return;
+	if (source)
+		snprintf(text, sizeof(text), "[source s]\nvendor = calltracker\ntoken = t\n%s = %s\n",
+		    c->name, c->value);
+	else
+		snprintf(text, sizeof(text), "[%s]\n%s = %s\n", o->section, c->name, c->value);
+	path = write_tmp(text);
+	cfg = vendor_bind_sources(config_load(path));
+	if (c->problem == NULL) {
+		CHECK(cfg->nproblems == 0, "%s = %s is accepted", c->name, c->value);
+		CHECK_STR(stored_text(cfg, o, buf, sizeof(buf)), c->stored, "%s = %s is stored as %s",
+		    c->name, c->value, c->stored);
+		if (o->type == OPT_VENDOR)
+			CHECK(cfg->sources[0].vendor != NULL &&
+			    !strcmp(cfg->sources[0].vendor->name, c->stored),
+			    "vendor = %s is bound to that vendor", c->value);
+	} else {
+		snprintf(want, sizeof(want), "%s:%d: %s", path, source ? 4 : 2, c->problem);
+		CHECK(cfg->nproblems == 1, "%s = %s is one problem (got %zu)", c->name, c->value,
+		    cfg->nproblems);
+		CHECK_STR(cfg->nproblems > 0 ? cfg->problems[0] : NULL, want,
+		    "%s = %s is refused with the file, the line and why", c->name, c->value);
+		if (o->type == OPT_HEADER || o->type == OPT_USERPASS)
+			CHECK(cfg->nproblems > 0 && strstr(cfg->problems[0], c->value) == NULL,
+			    "%s = %s: the problem does not show the secret", c->name, c->value);
+	}
+	config_free(cfg);
+	unlink(path);
+	free(path);
+}
+
 void
 test_docs(void)
 {
 	char *conf = slurp(SAMPLE_CONF), *man = slurp(CONF_MAN);
 	const struct config_option *o;
+	const struct parse_case *c;
 
 	CHECK(conf != NULL, "read %s", SAMPLE_CONF);
 	CHECK(man != NULL, "read %s", CONF_MAN);
@@ -223,7 +429,11 @@ test_docs(void)
 			check_option(o, conf, man);
 		check_no_stale(conf, man);
 	}
+	check_vendor_doc();
 	check_sample_loads();
+	check_cases_cover();
+	for (c = cases; c < cases + sizeof(cases) / sizeof(cases[0]); c++)
+		check_case(c);
 	free(conf);
 	free(man);
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "tmpconf.h"
 #include "ingest/request.h"
 #include "vendors/vendor.h"
 
@@ -23,20 +24,16 @@ env_param(void *ctx, const char *name)
 static struct config *
 test_config(void)
 {
-	char path[] = "/tmp/callhook-req-XXXXXX";
-	int fd = mkstemp(path);
-	FILE *fp = fdopen(fd, "w");
-	struct config *cfg;
-
-	fputs("[server]\nmax_body = 4k\n"
+	char *path = write_tmp("[server]\nmax_body = 4k\n"
 	    "[source ct]\nvendor = calltracker\ntoken = s3cret\n"
 	    "[source hdr]\nvendor = calltracker\nheader = X-Api-Key: k3y\n"
 	    "[source basic]\nvendor = calltracker\nbasic_auth = user:pa55\n"
 	    "[source open]\nvendor = calltracker\nallow_unauthenticated = yes\n"
-	    "[source cr]\nvendor = callrail\nsigning_key = 072e77e426f92738a72fe23c4d1953b4\n", fp);
-	fclose(fp);
-	cfg = vendor_bind_sources(config_load(path));
+	    "[source cr]\nvendor = callrail\nsigning_key = 072e77e426f92738a72fe23c4d1953b4\n");
+	struct config *cfg = vendor_bind_sources(config_load(path));
+
 	unlink(path);
+	free(path);
 	return cfg;
 }
 
