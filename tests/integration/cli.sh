@@ -170,6 +170,31 @@ spool_dir = $T/spool
 vendor = calltracker
 token = $TOKEN
 EOF
+mistake bad-number 'route_timeout_ms: expected 10 to 30000' '^route_timeout_ms' 1 "route_timeout_ms = 100abc" <<EOF
+[database]
+conninfo = host=$T/pg dbname=callhook user=callhook_w
+
+[server]
+spool_dir = $T/spool
+route_timeout_ms = 100abc
+
+[source ct]
+vendor = calltracker
+token = $TOKEN
+EOF
+VENDORS='callrail, calltracker, salpre, callscaler or fonedynamics'
+mistake unknown-vendor "source cx: unknown vendor \"calltracer\" (expected $VENDORS)" '^vendor = calltracer' 1 \
+	"unknown vendor" <<EOF
+[database]
+conninfo = host=$T/pg dbname=callhook user=callhook_w
+
+[server]
+spool_dir = $T/spool
+
+[source cx]
+vendor = calltracer
+token = $TOKEN
+EOF
 mistake no-vendor 'source novendor: missing vendor' '^\[source novendor\]' 1 "source without vendor" <<EOF
 [database]
 conninfo = host=$T/pg dbname=callhook user=callhook_w
