@@ -37,11 +37,14 @@ esac
 if [ "$MODE" = quick ]; then
 	: "${BENCH_SECONDS:=4}" "${BENCH_ROUNDS:=1}" "${BENCH_GROWTH_ROWS:=100000}" "${BENCH_RSS_REQUESTS:=10000}"
 	: "${BENCH_BIG_SECONDS:=3}" "${BENCH_GROWTH_ROUNDS:=1}" "${BENCH_RETRIES:=1}" "${BENCH_GROWTH_DELIVERIES:=0}"
+	: "${BENCH_SWEEP_SECONDS:=2}"
 fi
 BENCH_SECONDS=${BENCH_SECONDS:-10}          # length of each measured load
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}             # interleaved rounds; medians are reported
 BENCH_CONNS=${BENCH_CONNS:-32}              # wrk -c and pgbench -c
 BENCH_THREADS=${BENCH_THREADS:-2}           # wrk -t and pgbench -j
+BENCH_SWEEP=${BENCH_SWEEP-1 8 32 128}       # wrk -c of the concurrency sweep (empty: no sweep)
+BENCH_SWEEP_SECONDS=${BENCH_SWEEP_SECONDS:-5}  # length of each sweep load
 BENCH_WORKERS=${BENCH_WORKERS:-4}           # callhook -w and baseline workers
 BENCH_NGINX_WORKERS=${BENCH_NGINX_WORKERS:-auto}
 BENCH_KEEPALIVE=${BENCH_KEEPALIVE:-$BENCH_WORKERS}  # nginx upstream keepalive pool for the keep_conn variant
@@ -63,6 +66,9 @@ BENCH_RETRIES=${BENCH_RETRIES:-2}           # of the CPU time is repeated, at mo
 BENCH_OUT=${BENCH_OUT:-$REPO/tests/out/bench.txt}
 [ "$MODE" = profile ] && BENCH_OUT=${BENCH_PROFILE_OUT:-$REPO/tests/out/bench-profile.txt}
 
+for c in $BENCH_SWEEP; do
+	[[ $c =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_SWEEP holds '$c', not a connection count" >&2; exit 2; }
+done
 for tool in wrk pgbench nginx cc pkg-config python3 /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install wrk postgresql-15 nginx gcc pkg-config python3 time)" >&2; exit 2; }
 done
@@ -97,12 +103,13 @@ STOP_FIRST=bench_stop
 # bench_nginx_conf: what lib.sh's nginx.conf (the shipped upstream and snippet verbatim on $NGINX_PORT) includes
 # for the bench, on ports of its own: the snippet with fastcgi_keep_conn on and an upstream keepalive pool, the
 # baseline with and without keep_conn, and a bare `return 200`. nginx gets BENCH_NGINX_WORKERS workers and
-# 1024 worker_connections.
+# worker_connections for the most wrk connections of any load (each takes an upstream connection too).
 bench_nginx_conf() {
-	local d=$T/nginx
+	local d=$T/nginx c most=$BENCH_CONNS
 	mkdir -p "$d"
+	for c in $BENCH_SWEEP $BENCH_BIG_CONNS; do [ "$c" -le "$most" ] || most=$c; done
 	NGINX_WORKERS=$BENCH_NGINX_WORKERS
-	NGINX_WORKER_CONNECTIONS=1024
+	NGINX_WORKER_CONNECTIONS=$((2 * most + 64 > 1024 ? 2 * most + 64 : 1024))
 	NGINX_HTTP_INCLUDE=$d/bench.conf
 	sed -e 's/fastcgi_pass callhook;/fastcgi_pass callhook_keep;/' "$REPO/deploy/nginx/callhook.conf" \
 		>"$d/callhook-keepconn.conf"
@@ -524,11 +531,12 @@ one() { # one TARGET ROUND: measure TARGET once, again when other jobs disturbed
 	load_line "round $round" "${LABEL[$t]}"
 }
 
-# check_stored_of TARGET: check_stored on TARGET's table (the growth loads count from $before_rows).
+# check_stored_of TARGET: check_stored on TARGET's table (TARGET@N: a sweep point; the growth loads count from
+# $before_rows).
 check_stored_of() {
 	case $1 in
-	baseline | baseline_keep | pgb_insert) check_stored "$1" bench.baseline ;;
-	callhook | keepconn | pgb_ingest | pgb_merge | big) check_stored "$1" callhook.deliveries ;;
+	baseline | baseline@* | baseline_keep | pgb_insert) check_stored "$1" bench.baseline ;;
+	callhook | callhook@* | keepconn | pgb_ingest | pgb_merge | big) check_stored "$1" callhook.deliveries ;;
 	growth | growth10) check_stored "$1" callhook.deliveries "$before_rows" ;;
 	esac
 }
@@ -563,6 +571,26 @@ one_try() { # one_try TARGET ROUND: one load of TARGET on empty tables
 	baseline_keep) baseline_stop && baseline_start ;;
 	esac
 }
+
+# sweep_reuses CONNS: the rounds measured baseline.c and callhook at CONNS connections: the sweep takes their
+# medians there.
+sweep_reuses() {
+	[ "$1" = "$BENCH_CONNS" ] && [ -n "${RPS[callhook]:-}" ] && [ -n "${RPS[baseline]:-}" ]
+}
+
+# sweep: for each connection count of BENCH_SWEEP, one load of baseline.c then one of callhook, each
+# BENCH_SWEEP_SECONDS on empty tables, recorded as baseline@N and callhook@N.
+sweep() {
+	local c t
+	for c in $BENCH_SWEEP; do
+		sweep_reuses "$c" && continue
+		for t in baseline callhook; do
+			measure "$t@$c" "sweep -c$c  ${LABEL[$t]}" sweep_try "$t" "$c" || return 1
+			load_line "sweep -c$c" "${LABEL[$t]}"
+		done
+	done
+}
+sweep_try() { reset_tables && wrk_target "$1" "sweep.$1.$2" "$BENCH_SWEEP_SECONDS" "$2"; }
 
 # worker_rss PARENT: "pid:VmRSS_kB:RssAnon_kB ..." of PARENT's children.
 worker_rss() {
@@ -678,7 +706,7 @@ main_bench() {
 	local round t
 	BG_LOAD=$(background_load)
 	start_everything
-	say "bench: $MODE run, $BENCH_ROUNDS round(s) of ${BENCH_SECONDS}s per target, wrk -t$BENCH_THREADS -c$BENCH_CONNS, $BENCH_WORKERS workers, temp dir $T"
+	say "bench: $MODE run, $BENCH_ROUNDS round(s) of ${BENCH_SECONDS}s per target, wrk -t$BENCH_THREADS -c$BENCH_CONNS, sweep -c ${BENCH_SWEEP:-(none)} (${BENCH_SWEEP_SECONDS}s), $BENCH_WORKERS workers, temp dir $T"
 	smoke || exit 1
 	capture_ingest_args "$NGINX_PORT" >&2 || { say "bench: could not capture callhook.ingest() arguments"; exit 1; }
 
@@ -690,6 +718,8 @@ main_bench() {
 			one "$t" "$round" || { say "bench: $t failed"; exit 1; }
 		done
 	done
+	# 1b. The concurrency sweep: baseline.c and callhook at each connection count of BENCH_SWEEP.
+	sweep || { say "bench: sweep failed"; exit 1; }
 
 	# keep_conn with a single connection: is the next request on a kept connection served at all?
 	callhook_restart || exit 1
@@ -749,6 +779,32 @@ main_bench() {
 	make_report
 }
 
+# sweep_figures TARGET CONNS: "req/s p50_ms p99_ms stored/acked" of TARGET (callhook or baseline) at CONNS
+# connections in the sweep, or the rounds' medians where the sweep took those; "-" where nothing was measured.
+sweep_figures() {
+	local k=$1@$2
+	sweep_reuses "$2" && k=$1
+	# shellcheck disable=SC2086
+	echo "$(f0 "$(median ${RPS[$k]:-})") $(f2 "$(median ${P50[$k]:-})") $(f2 "$(median ${P99[$k]:-})") $(stored_sum "${OKS[$k]:-}")"
+}
+
+sweep_line() { printf '%-5s %5s  %14s %7s %7s  %14s %7s %7s  %6s  %s' "$@"; }
+
+# sweep_report: the sweep's section of the report, one line per connection count.
+sweep_report() {
+	local c ch base
+	report ""
+	report "concurrency sweep: wrk -cN -t(N, at most $BENCH_THREADS), the same mix; per count one ${BENCH_SWEEP_SECONDS}s load of baseline.c, then one of callhook, on empty tables ('rounds': the rounds' medians at -c$BENCH_CONNS)"
+	report "$(sweep_line sweep conns "callhook req/s" "p50 ms" "p99 ms" "baseline req/s" "p50 ms" "p99 ms" ratio \
+		"stored/acked: callhook, baseline")"
+	for c in $BENCH_SWEEP; do
+		read -r -a ch <<<"$(sweep_figures callhook "$c")"
+		read -r -a base <<<"$(sweep_figures baseline "$c")"
+		report "$(sweep_line sweep "$c" "${ch[0]}" "${ch[1]}" "${ch[2]}" "${base[0]}" "${base[1]}" "${base[2]}" \
+			"$(ratio "${ch[0]}" "${base[0]}")" "${ch[3]}, ${base[3]}$(sweep_reuses "$c" && echo "  rounds")")"
+	done
+}
+
 make_report() {
 	local t rps p50 p99 ch base pgi pgins keep ratio_pg ratio_base g
 	report "callhook benchmark ($MODE), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet HEAD -- common fcgi sql deploy 2>/dev/null || echo ' + local changes')"
@@ -778,6 +834,7 @@ make_report() {
 		[ -n "${WALB[$t]:-}" ] && walline+="${LABEL[$t]} $(f0 "$(median ${WALB[$t]})"); "
 	done
 	report "WAL per request (bytes, each load starting just after a CHECKPOINT): ${walline%; }"
+	[ -z "$BENCH_SWEEP" ] || sweep_report
 	# shellcheck disable=SC2086
 	{
 		ch=$(median ${RPS[callhook]}); base=$(median ${RPS[baseline]}); pgi=$(median ${RPS[pgb_ingest]})
@@ -801,6 +858,14 @@ make_report() {
 	report "  callhook/baseline >= 1.0 (synchronous commit on): $ratio_base  $(meets "$ratio_base" '>=' 1.0)"
 	report "  callhook/pgbench-ingest >= 1.0:                   $ratio_pg  $(meets "$ratio_pg" '>=' 1.0)"
 	report "  p99 <= 15 ms at $BENCH_CONNS connections:                $(f2 "$p99") ms  $(meets "$p99" '<=' 15)"
+	if [[ " $BENCH_SWEEP " = *" 1 "* ]]; then
+		local one_ch one_base
+		read -r _ one_ch _ <<<"$(sweep_figures callhook 1)"
+		read -r _ one_base _ <<<"$(sweep_figures baseline 1)"
+		report "  p50 at 1 connection no worse than before:         $one_ch ms  (baseline.c $one_base ms; compare with earlier reports)"
+	else
+		report "  p50 at 1 connection no worse than before:         not measured (BENCH_SWEEP has no 1)"
+	fi
 	local rmax growth_mb
 	rmax=$(rss_max "$RSS1")
 	growth_mb=$(awk -v a="$(rss_max "$RSS0")" -v b="$rmax" 'BEGIN { printf "%+.1f", b - a }')
