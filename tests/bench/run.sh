@@ -4,7 +4,7 @@
 # machine: nginx's bare `return 200`, a minimal single-INSERT FastCGI program (baseline.c), and pgbench running
 # callhook's own per-request transaction and the single INSERT. Prints a table and writes tests/out/bench.txt.
 #
-#   tests/bench/run.sh            the benchmark (about 7 minutes on a quiet 2-CPU machine)
+#   tests/bench/run.sh            the benchmark (about 8 minutes on a quiet 2-CPU machine)
 #   tests/bench/run.sh --quick    a shorter run (about 2 minutes): 1 round of 4 s, 100,000 existing calls
 #   tests/bench/run.sh profile    where the time goes: callgrind instructions per request of one callhook
 #                                 worker, and PostgreSQL's time per statement and function (tests/out/bench-profile.txt)
@@ -14,6 +14,7 @@
 # are reported, not asserted; the exit status is non-zero only when the bench itself failed or an
 # acknowledged request is missing from the database. Settings (environment): see tests/bench/README.md.
 set -u
+# shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 BENCH=$REPO/tests/bench
 FIXTURES=$REPO/tests/fixtures
@@ -24,7 +25,7 @@ case "${1:-}" in
 --quick | quick) MODE=quick ;;
 profile | --profile) MODE=profile ;;
 -h | --help)
-	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
@@ -36,11 +37,14 @@ esac
 if [ "$MODE" = quick ]; then
 	: "${BENCH_SECONDS:=4}" "${BENCH_ROUNDS:=1}" "${BENCH_GROWTH_ROWS:=100000}" "${BENCH_RSS_REQUESTS:=10000}"
 	: "${BENCH_BIG_SECONDS:=3}" "${BENCH_GROWTH_ROUNDS:=1}" "${BENCH_RETRIES:=1}" "${BENCH_GROWTH_DELIVERIES:=0}"
+	: "${BENCH_SWEEP_SECONDS:=2}"
 fi
 BENCH_SECONDS=${BENCH_SECONDS:-10}          # length of each measured load
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}             # interleaved rounds; medians are reported
 BENCH_CONNS=${BENCH_CONNS:-32}              # wrk -c and pgbench -c
 BENCH_THREADS=${BENCH_THREADS:-2}           # wrk -t and pgbench -j
+BENCH_SWEEP=${BENCH_SWEEP-1 8 32 128}       # wrk -c of the concurrency sweep (empty: no sweep)
+BENCH_SWEEP_SECONDS=${BENCH_SWEEP_SECONDS:-5}  # length of each sweep load
 BENCH_WORKERS=${BENCH_WORKERS:-4}           # callhook -w and baseline workers
 BENCH_NGINX_WORKERS=${BENCH_NGINX_WORKERS:-auto}
 BENCH_KEEPALIVE=${BENCH_KEEPALIVE:-$BENCH_WORKERS}  # nginx upstream keepalive pool for the keep_conn variant
@@ -62,6 +66,9 @@ BENCH_RETRIES=${BENCH_RETRIES:-2}           # of the CPU time is repeated, at mo
 BENCH_OUT=${BENCH_OUT:-$REPO/tests/out/bench.txt}
 [ "$MODE" = profile ] && BENCH_OUT=${BENCH_PROFILE_OUT:-$REPO/tests/out/bench-profile.txt}
 
+for c in $BENCH_SWEEP; do
+	[[ $c =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_SWEEP holds '$c', not a connection count" >&2; exit 2; }
+done
 for tool in wrk pgbench nginx cc pkg-config python3 /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install wrk postgresql-15 nginx gcc pkg-config python3 time)" >&2; exit 2; }
 done
@@ -80,36 +87,30 @@ report() { REPORT+=("$*"); }
 
 # --- processes ------------------------------------------------------------------------------------------
 
-# stop_all (replaces lib.sh's): the load generators and the baseline too, each by its pid.
-stop_all() {
+# bench_stop (lib.sh's stop_all runs it first): the load generators, the baseline and the watchdog, each by
+# its pid.
+bench_stop() {
 	local p
 	for p in "$WRK_PID" "$PGB_PID"; do
 		[ -n "$p" ] && pid_alive "$p" && kill -TERM "$p" 2>/dev/null
 	done
 	baseline_stop >/dev/null 2>&1 || true
-	callhook_stop >/dev/null 2>&1 || true
-	nginx_stop >/dev/null 2>&1 || true
-	pg_stop >/dev/null 2>&1 || true
 	[ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
 	WATCHDOG_PID=
 }
+STOP_FIRST=bench_stop
 
-# pick_port: a free TCP port on 127.0.0.1.
-pick_port() {
-	local p try
-	for try in $(seq 1 50); do
-		p=$((20000 + RANDOM % 40000))
-		_port_free "$p" && { echo "$p"; return 0; }
-	done
-	return 1
-}
-
-# nginx_write_conf PORT (replaces lib.sh's): the shipped snippet verbatim on PORT, as lib.sh does, and on other
-# ports: the snippet with fastcgi_keep_conn on and an upstream keepalive pool, the baseline with and without
-# keep_conn, and a bare `return 200`.
-nginx_write_conf() {
-	local port=$1 d=$T/nginx user_line=
-	[ "$IS_ROOT" = 1 ] && user_line="user nobody nogroup;"
+# bench_nginx_conf: what lib.sh's nginx.conf (the shipped upstream and snippet verbatim on $NGINX_PORT) includes
+# for the bench, on ports of its own: the snippet with fastcgi_keep_conn on and an upstream keepalive pool, the
+# baseline with and without keep_conn, and a bare `return 200`. nginx gets BENCH_NGINX_WORKERS workers and
+# worker_connections for the most wrk connections of any load (each takes an upstream connection too).
+bench_nginx_conf() {
+	local d=$T/nginx c most=$BENCH_CONNS
+	mkdir -p "$d"
+	for c in $BENCH_SWEEP $BENCH_BIG_CONNS; do [ "$c" -le "$most" ] || most=$c; done
+	NGINX_WORKERS=$BENCH_NGINX_WORKERS
+	NGINX_WORKER_CONNECTIONS=$((2 * most + 64 > 1024 ? 2 * most + 64 : 1024))
+	NGINX_HTTP_INCLUDE=$d/bench.conf
 	sed -e 's/fastcgi_pass callhook;/fastcgi_pass callhook_keep;/' "$REPO/deploy/nginx/callhook.conf" \
 		>"$d/callhook-keepconn.conf"
 	printf '\n# added by tests/bench/run.sh\nfastcgi_keep_conn on;\n' >>"$d/callhook-keepconn.conf"
@@ -117,55 +118,33 @@ nginx_write_conf() {
 		say "bench: deploy/nginx/callhook.conf has no 'fastcgi_pass callhook;' to redirect"
 		return 1
 	}
-	cat >"$d/nginx.conf" <<-EOF
-		# generated by tests/bench/run.sh
-		$user_line
-		daemon off;
-		worker_processes $BENCH_NGINX_WORKERS;
-		pid $d/nginx.pid;
-		error_log $d/error.log warn;
-		events { worker_connections 1024; }
-		http {
-		    client_body_temp_path $d/tmp/body;
-		    fastcgi_temp_path $d/tmp/fastcgi;
-		    proxy_temp_path $d/tmp/proxy;
-		    scgi_temp_path $d/tmp/scgi;
-		    uwsgi_temp_path $d/tmp/uwsgi;
-		    default_type application/octet-stream;
-		    access_log $d/access.log combined;
-		    upstream callhook { server unix:$T/callhook.sock; }
-		    upstream callhook_keep { server unix:$T/callhook.sock; keepalive $BENCH_KEEPALIVE; }
-		    upstream baseline { server unix:$T/baseline.sock; }
-		    upstream baseline_keep { server unix:$T/baseline.sock; keepalive $BENCH_KEEPALIVE; }
-		    server {
-		        listen 127.0.0.1:$port;
-		        server_name localhost;
-		        location = / { return 204; }
-		        location /hooks/ { include $REPO/deploy/nginx/callhook.conf; }
-		    }
-		    server {
-		        listen 127.0.0.1:$PORT_KEEP;
-		        location /hooks/ { include $d/callhook-keepconn.conf; }
-		    }
-		    server {
-		        listen 127.0.0.1:$PORT_BASE;
-		        access_log off;
-		        client_max_body_size 1m;
-		        client_body_buffer_size 1m;
-		        location / { include fastcgi_params; fastcgi_pass baseline; }
-		    }
-		    server {
-		        listen 127.0.0.1:$PORT_BASE_KEEP;
-		        access_log off;
-		        client_max_body_size 1m;
-		        client_body_buffer_size 1m;
-		        location / { include fastcgi_params; fastcgi_keep_conn on; fastcgi_pass baseline_keep; }
-		    }
-		    server {
-		        listen 127.0.0.1:$PORT_STATIC;
-		        access_log off;
-		        location / { return 200; }
-		    }
+	cat >"$d/bench.conf" <<-EOF
+		# generated by tests/bench/run.sh, included at http level by tests/lib.sh's nginx.conf
+		upstream callhook_keep { server unix:$T/callhook.sock; keepalive $BENCH_KEEPALIVE; }
+		upstream baseline { server unix:$T/baseline.sock; }
+		upstream baseline_keep { server unix:$T/baseline.sock; keepalive $BENCH_KEEPALIVE; }
+		server {
+		    listen 127.0.0.1:$PORT_KEEP;
+		    location /hooks/ { include $d/callhook-keepconn.conf; }
+		}
+		server {
+		    listen 127.0.0.1:$PORT_BASE;
+		    access_log off;
+		    client_max_body_size 1m;
+		    client_body_buffer_size 1m;
+		    location / { include fastcgi_params; fastcgi_pass baseline; }
+		}
+		server {
+		    listen 127.0.0.1:$PORT_BASE_KEEP;
+		    access_log off;
+		    client_max_body_size 1m;
+		    client_body_buffer_size 1m;
+		    location / { include fastcgi_params; fastcgi_keep_conn on; fastcgi_pass baseline_keep; }
+		}
+		server {
+		    listen 127.0.0.1:$PORT_STATIC;
+		    access_log off;
+		    location / { return 200; }
 		}
 	EOF
 }
@@ -352,12 +331,10 @@ pgbench_run() {
 
 # --- the database ---------------------------------------------------------------------------------------
 
-CH_TABLES="callhook.deliveries, callhook.delivery_keys, callhook.calls, callhook.messages, callhook.voicemails, callhook.call_events,
-	callhook.transcript_segments, callhook.trackers, callhook.usage, callhook.form_submissions"
-
+# reset_tables: lib.sh's reset_db, the baseline's table too, then a CHECKPOINT (which fails when PostgreSQL
+# does not answer).
 reset_tables() {
-	sql_strict "truncate $CH_TABLES, bench.baseline restart identity cascade" >/dev/null &&
-		sql_strict "checkpoint" >/dev/null
+	reset_db bench.baseline && sql_strict "checkpoint" >/dev/null
 }
 
 # capture_ingest_args: the arguments callhook passes to callhook.ingest() for one Call Tracker call.finished,
@@ -402,36 +379,36 @@ capture_ingest_args() {
 	EOF
 }
 
-growth_fill() {
-	local rows=$1 part pids=() rc=0 ctbody
-	ctbody=$(cat "$FIXTURES/calltracker/call_finished.body")
+# growth_write VACUUM TABLES PSQL_ARGS...: growth.sql with -v table=T for each T of TABLES in turn, in two
+# sessions at once (parts 1 and 2 of 2), with PSQL_ARGS (more -v NAME=VALUE); then VACUUM (ANALYZE) the
+# tables VACUUM and CHECKPOINT.
+growth_write() {
+	local vacuum=$1 tables=$2 part table pids=() rc=0
+	shift 2
 	for part in 1 2; do
-		(for table in calls deliveries; do
-			_psql callhook -v table=$table -v rows="$rows" -v part=$part -v parts=2 -v ctbody="$ctbody" \
-				-f "$BENCH/growth.sql" || exit 1
+		(for table in $tables; do
+			_psql callhook -v table="$table" -v part=$part -v parts=2 "$@" -f "$BENCH/growth.sql" || exit 1
 		done) &
 		pids+=($!)
 	done
 	for part in "${pids[@]}"; do wait "$part" || rc=1; done
 	[ "$rc" = 0 ] || return 1
-	_psql callhook -c "VACUUM (ANALYZE) callhook.calls, callhook.deliveries" -c "CHECKPOINT"
+	_psql callhook -c "VACUUM (ANALYZE) $vacuum" -c "CHECKPOINT"
+}
+
+# growth_fill ROWS: ROWS calls and ROWS deliveries (with their keys) with the Call Tracker call's body.
+growth_fill() {
+	growth_write "callhook.calls, callhook.deliveries" "calls deliveries" -v rows="$1" \
+		-v ctbody="$(cat "$FIXTURES/calltracker/call_finished.body")"
 }
 
 # The size of callhook.deliveries (partitioned by month: the sum of its partitions), as SQL.
 DELIVERIES_SIZE="(select sum(pg_total_relation_size(i.inhrelid)) from pg_inherits as i
 	where i.inhparent = 'callhook.deliveries'::regclass)"
 
-# growth_fill_lean FIRST LAST: deliveries FIRST..LAST with small bodies, and their keys, in two sessions.
+# growth_fill_lean FIRST LAST: deliveries FIRST..LAST with small bodies, and their keys.
 growth_fill_lean() {
-	local part pids=() rc=0
-	for part in 1 2; do
-		_psql callhook -v table=lean_deliveries -v first="$1" -v rows="$2" -v part=$part -v parts=2 \
-			-f "$BENCH/growth.sql" &
-		pids+=($!)
-	done
-	for part in "${pids[@]}"; do wait "$part" || rc=1; done
-	[ "$rc" = 0 ] || return 1
-	_psql callhook -c "VACUUM (ANALYZE) callhook.deliveries, callhook.delivery_keys" -c "CHECKPOINT"
+	growth_write "callhook.deliveries, callhook.delivery_keys" lean_deliveries -v first="$1" -v rows="$2"
 }
 
 # --- the run --------------------------------------------------------------------------------------------
@@ -529,38 +506,64 @@ retrying() {
 	done
 }
 
-one() { # one TARGET ROUND: measure TARGET once, again when other jobs disturbed it
-	local t=$1 round=$2 f
-	retrying "round $round  ${LABEL[$t]}" one_try "$t" "$round" || return 1
-	f=$LOAD_FOREIGN
-	FOREIGN[$t]+="$f "
+# measure TARGET NAME COMMAND...: one load (COMMAND, measured again while other jobs disturbed it, NAME in
+# the message), recorded as TARGET, its rows checked against its 200 answers.
+measure() {
+	local t=$1 name=$2
+	shift 2
+	retrying "$name" "$@" || return 1
+	FOREIGN[$t]+="$LOAD_FOREIGN "
 	record "$t"
 	check_stored_of "$t"
-	say "$(printf '  round %d  %-34s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %s %s  foreign %s%%' "$round" \
-		"${LABEL[$t]}" "$(kv rps "$LAST")" "$(kv p50_ms "$LAST")" "$(kv p99_ms "$LAST")" \
-		"$(sed -n 's/.*\(codes=[^ ]*\).*/\1/p; s/.*\(failed=[^ ]*\).*/\1/p' <<<"$LAST")" \
-		"$(sed -n 's/.*\(inflight=[^ ]*\).*/unanswered:\1/p' <<<"$LAST")" "$f")"
 }
 
+# load_line WHAT LABEL: the progress line of the last load.
+load_line() {
+	say "$(printf '  %-11s %-34s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  %s %s  foreign %s%%' "$1" "$2" \
+		"$(kv rps "$LAST")" "$(kv p50_ms "$LAST")" "$(kv p99_ms "$LAST")" \
+		"$(sed -n 's/.*\(codes=[^ ]*\).*/\1/p; s/.*\(failed=[^ ]*\).*/\1/p' <<<"$LAST")" \
+		"$(sed -n 's/.*\(inflight=[^ ]*\).*/unanswered:\1/p' <<<"$LAST")" "$LOAD_FOREIGN")"
+}
+
+one() { # one TARGET ROUND: measure TARGET once, again when other jobs disturbed it
+	local t=$1 round=$2
+	measure "$t" "round $round  ${LABEL[$t]}" one_try "$t" "$round" || return 1
+	load_line "round $round" "${LABEL[$t]}"
+}
+
+# check_stored_of TARGET: check_stored on TARGET's table (TARGET@N: a sweep point; the growth loads count from
+# $before_rows).
 check_stored_of() {
 	case $1 in
-	baseline | baseline_keep | pgb_insert) check_stored "$1" bench.baseline ;;
-	callhook | keepconn | pgb_ingest | pgb_merge) check_stored "$1" callhook.deliveries ;;
+	baseline | baseline@* | baseline_keep | pgb_insert) check_stored "$1" bench.baseline ;;
+	callhook | callhook@* | keepconn | pgb_ingest | pgb_merge | big) check_stored "$1" callhook.deliveries ;;
+	growth | growth10) check_stored "$1" callhook.deliveries "$before_rows" ;;
 	esac
+}
+
+# wrk_target TARGET NAME SECONDS CONNS [MIX]: one load of MIX (default all) through nginx to TARGET (nginx200,
+# baseline, baseline_keep, callhook or keepconn) with CONNS connections and at most BENCH_THREADS threads.
+wrk_target() {
+	local port app
+	case $1 in
+	nginx200) port=$PORT_STATIC app= ;;
+	baseline) port=$PORT_BASE app=$BASE_PID ;;
+	baseline_keep) port=$PORT_BASE_KEEP app=$BASE_PID ;;
+	callhook) port=$NGINX_PORT app=$CALLHOOK_PID ;;
+	keepconn) port=$PORT_KEEP app=$CALLHOOK_PID ;;
+	*) say "bench: no wrk target $1"; return 1 ;;
+	esac
+	wrk_run "$2" "$port" "$3" 0 "$4" "$(($4 < BENCH_THREADS ? $4 : BENCH_THREADS))" "${5:-all}" "$app"
 }
 
 one_try() { # one_try TARGET ROUND: one load of TARGET on empty tables
 	local t=$1 round=$2
 	reset_tables || return 1
 	case $t in
-	nginx200) wrk_run "$t.$round" "$PORT_STATIC" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "" ;;
-	baseline) wrk_run "$t.$round" "$PORT_BASE" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$BASE_PID" ;;
-	baseline_keep) wrk_run "$t.$round" "$PORT_BASE_KEEP" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$BASE_PID" ;;
-	callhook) wrk_run "$t.$round" "$NGINX_PORT" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" ;;
-	keepconn) wrk_run "$t.$round" "$PORT_KEEP" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" ;;
 	pgb_ingest) pgbench_run "$t.$round" "$BENCH/ingest.sql" ;;
 	pgb_merge) pgbench_run "$t.$round" "$BENCH/merge.sql" ;;
 	pgb_insert) pgbench_run "$t.$round" "$BENCH/insert.sql" ;;
+	*) wrk_target "$t" "$t.$round" "$BENCH_SECONDS" "$BENCH_CONNS" ;;
 	esac || return 1
 	# a keep_conn run can leave workers pinned to idle connections: the next load starts afresh
 	case $t in
@@ -568,6 +571,26 @@ one_try() { # one_try TARGET ROUND: one load of TARGET on empty tables
 	baseline_keep) baseline_stop && baseline_start ;;
 	esac
 }
+
+# sweep_reuses CONNS: the rounds measured baseline.c and callhook at CONNS connections: the sweep takes their
+# medians there.
+sweep_reuses() {
+	[ "$1" = "$BENCH_CONNS" ] && [ -n "${RPS[callhook]:-}" ] && [ -n "${RPS[baseline]:-}" ]
+}
+
+# sweep: for each connection count of BENCH_SWEEP, one load of baseline.c then one of callhook, each
+# BENCH_SWEEP_SECONDS on empty tables, recorded as baseline@N and callhook@N.
+sweep() {
+	local c t
+	for c in $BENCH_SWEEP; do
+		sweep_reuses "$c" && continue
+		for t in baseline callhook; do
+			measure "$t@$c" "sweep -c$c  ${LABEL[$t]}" sweep_try "$t" "$c" || return 1
+			load_line "sweep -c$c" "${LABEL[$t]}"
+		done
+	done
+}
+sweep_try() { reset_tables && wrk_target "$1" "sweep.$1.$2" "$BENCH_SWEEP_SECONDS" "$2"; }
 
 # worker_rss PARENT: "pid:VmRSS_kB:RssAnon_kB ..." of PARENT's children.
 worker_rss() {
@@ -645,6 +668,7 @@ start_everything() {
 	baseline_build || exit 1
 	callhook_start "$BENCH_WORKERS" || { say "bench: callhook did not start"; exit 1; }
 	baseline_start || exit 1
+	bench_nginx_conf || exit 1
 	nginx_start || { say "bench: nginx did not start"; exit 1; }
 }
 
@@ -660,23 +684,29 @@ smoke() {
 
 # big_load: one load of big bodies on empty tables.
 big_load() {
-	reset_tables
-	wrk_run big "$NGINX_PORT" "$BENCH_BIG_SECONDS" 0 "$BENCH_BIG_CONNS" \
-		"$((BENCH_BIG_CONNS < BENCH_THREADS ? BENCH_BIG_CONNS : BENCH_THREADS))" big "$CALLHOOK_PID"
+	reset_tables && wrk_target callhook big "$BENCH_BIG_SECONDS" "$BENCH_BIG_CONNS" big
 }
 
-# growth_load ROUND: one load of the mix on the grown tables; $before_rows is the deliveries it started with.
+# growth_load NAME: one load of the mix on the grown tables; $before_rows is the deliveries it started with.
 growth_load() {
 	before_rows=$(sql "select count(*) from callhook.deliveries")
-	sql_strict "checkpoint" >/dev/null
-	wrk_run "growth.$1" "$NGINX_PORT" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID"
+	sql_strict "checkpoint" >/dev/null && wrk_target callhook "$1" "$BENCH_SECONDS" "$BENCH_CONNS"
+}
+
+# growth_rounds TARGET: BENCH_GROWTH_ROUNDS loads of the mix on the grown tables, recorded as TARGET.
+growth_rounds() {
+	local t=$1 r
+	for r in $(seq 1 "$BENCH_GROWTH_ROUNDS"); do
+		measure "$t" "$t round $r" growth_load "$t.$r" || return 1
+		say "  $t round $r: $(kv rps "$LAST") req/s, p99 $(kv p99_ms "$LAST") ms, postgres $(awk '{ print $NF }' <<<"${CPU_PG[$t]}") µs/req"
+	done
 }
 
 main_bench() {
-	local round t r
+	local round t
 	BG_LOAD=$(background_load)
 	start_everything
-	say "bench: $MODE run, $BENCH_ROUNDS round(s) of ${BENCH_SECONDS}s per target, wrk -t$BENCH_THREADS -c$BENCH_CONNS, $BENCH_WORKERS workers, temp dir $T"
+	say "bench: $MODE run, $BENCH_ROUNDS round(s) of ${BENCH_SECONDS}s per target, wrk -t$BENCH_THREADS -c$BENCH_CONNS, sweep -c ${BENCH_SWEEP:-(none)} (${BENCH_SWEEP_SECONDS}s), $BENCH_WORKERS workers, temp dir $T"
 	smoke || exit 1
 	capture_ingest_args "$NGINX_PORT" >&2 || { say "bench: could not capture callhook.ingest() arguments"; exit 1; }
 
@@ -688,6 +718,8 @@ main_bench() {
 			one "$t" "$round" || { say "bench: $t failed"; exit 1; }
 		done
 	done
+	# 1b. The concurrency sweep: baseline.c and callhook at each connection count of BENCH_SWEEP.
+	sweep || { say "bench: sweep failed"; exit 1; }
 
 	# keep_conn with a single connection: is the next request on a kept connection served at all?
 	callhook_restart || exit 1
@@ -713,10 +745,7 @@ main_bench() {
 	say "  rss: before $(rss_max "$RSS0") MB, after $RSS_N requests $(rss_max "$RSS1") MB ($RSS0 → $RSS1)"
 
 	# 3. Big bodies: CallScaler post-call with a BENCH_BIG_KB transcription, at lower concurrency.
-	retrying "big bodies" big_load || exit 1
-	FOREIGN[big]+="$LOAD_FOREIGN "
-	record big
-	check_stored big callhook.deliveries
+	measure big "big bodies" big_load || exit 1
 	BIG=$LAST
 	BIG_SIZE=$(sql "select pg_size_pretty($DELIVERIES_SIZE) || ' deliveries, ' ||
 		pg_size_pretty(pg_total_relation_size('callhook.calls')) || ' calls'")
@@ -730,13 +759,7 @@ main_bench() {
 	GROWTH_FILL_S=$((SECONDS - t0))
 	GROWTH_SIZE=$(sql "select pg_size_pretty(pg_total_relation_size('callhook.calls')) || ' calls, ' ||
 		pg_size_pretty($DELIVERIES_SIZE) || ' deliveries'")
-	for r in $(seq 1 "$BENCH_GROWTH_ROUNDS"); do
-		retrying "growth round $r" growth_load "$r" || exit 1
-		FOREIGN[growth]+="$LOAD_FOREIGN "
-		record growth
-		check_stored growth callhook.deliveries "$before_rows"
-		say "  growth round $r: $(kv rps "$LAST") req/s, p99 $(kv p99_ms "$LAST") ms, postgres $(awk '{ print $NF }' <<<"${CPU_PG[growth]}") µs/req"
-	done
+	growth_rounds growth || exit 1
 	# 5. Growth to BENCH_GROWTH_DELIVERIES deliveries in all, then callhook again.
 	if [ "$BENCH_GROWTH_DELIVERIES" -gt "$BENCH_GROWTH_ROWS" ]; then
 		t0=$SECONDS
@@ -748,18 +771,38 @@ main_bench() {
 			pg_size_pretty(pg_total_relation_size('callhook.delivery_keys')) || ' keys'")
 		LABEL[growth10]="nginx → callhook, $(awk -v n="$BENCH_GROWTH_DELIVERIES" \
 			'BEGIN { if (n >= 1000000) printf "%g M", n / 1e6; else printf "%d", n }') deliveries"
-		for r in $(seq 1 "$BENCH_GROWTH_ROUNDS"); do
-			retrying "growth10 round $r" growth_load "$r" || exit 1
-			FOREIGN[growth10]+="$LOAD_FOREIGN "
-			record growth10
-			check_stored growth10 callhook.deliveries "$before_rows"
-			say "  growth10 round $r: $(kv rps "$LAST") req/s, p99 $(kv p99_ms "$LAST") ms, postgres $(awk '{ print $NF }' <<<"${CPU_PG[growth10]}") µs/req"
-		done
+		growth_rounds growth10 || exit 1
 	fi
 	ENV_LINE=$(machine_line)
 	PG_LINE=$(pg_settings_line)
 	stop_all
 	make_report
+}
+
+# sweep_figures TARGET CONNS: "req/s p50_ms p99_ms stored/acked" of TARGET (callhook or baseline) at CONNS
+# connections in the sweep, or the rounds' medians where the sweep took those; "-" where nothing was measured.
+sweep_figures() {
+	local k=$1@$2
+	sweep_reuses "$2" && k=$1
+	# shellcheck disable=SC2086
+	echo "$(f0 "$(median ${RPS[$k]:-})") $(f2 "$(median ${P50[$k]:-})") $(f2 "$(median ${P99[$k]:-})") $(stored_sum "${OKS[$k]:-}")"
+}
+
+sweep_line() { printf '%-5s %5s  %14s %7s %7s  %14s %7s %7s  %6s  %s' "$@"; }
+
+# sweep_report: the sweep's section of the report, one line per connection count.
+sweep_report() {
+	local c ch base
+	report ""
+	report "concurrency sweep: wrk -cN -t(N, at most $BENCH_THREADS), the same mix; per count one ${BENCH_SWEEP_SECONDS}s load of baseline.c, then one of callhook, on empty tables ('rounds': the rounds' medians at -c$BENCH_CONNS)"
+	report "$(sweep_line sweep conns "callhook req/s" "p50 ms" "p99 ms" "baseline req/s" "p50 ms" "p99 ms" ratio \
+		"stored/acked: callhook, baseline")"
+	for c in $BENCH_SWEEP; do
+		read -r -a ch <<<"$(sweep_figures callhook "$c")"
+		read -r -a base <<<"$(sweep_figures baseline "$c")"
+		report "$(sweep_line sweep "$c" "${ch[0]}" "${ch[1]}" "${ch[2]}" "${base[0]}" "${base[1]}" "${base[2]}" \
+			"$(ratio "${ch[0]}" "${base[0]}")" "${ch[3]}, ${base[3]}$(sweep_reuses "$c" && echo "  rounds")")"
+	done
 }
 
 make_report() {
@@ -791,6 +834,7 @@ make_report() {
 		[ -n "${WALB[$t]:-}" ] && walline+="${LABEL[$t]} $(f0 "$(median ${WALB[$t]})"); "
 	done
 	report "WAL per request (bytes, each load starting just after a CHECKPOINT): ${walline%; }"
+	[ -z "$BENCH_SWEEP" ] || sweep_report
 	# shellcheck disable=SC2086
 	{
 		ch=$(median ${RPS[callhook]}); base=$(median ${RPS[baseline]}); pgi=$(median ${RPS[pgb_ingest]})
@@ -814,6 +858,14 @@ make_report() {
 	report "  callhook/baseline >= 1.0 (synchronous commit on): $ratio_base  $(meets "$ratio_base" '>=' 1.0)"
 	report "  callhook/pgbench-ingest >= 1.0:                   $ratio_pg  $(meets "$ratio_pg" '>=' 1.0)"
 	report "  p99 <= 15 ms at $BENCH_CONNS connections:                $(f2 "$p99") ms  $(meets "$p99" '<=' 15)"
+	if [[ " $BENCH_SWEEP " = *" 1 "* ]]; then
+		local one_ch one_base
+		read -r _ one_ch _ <<<"$(sweep_figures callhook 1)"
+		read -r _ one_base _ <<<"$(sweep_figures baseline 1)"
+		report "  p50 at 1 connection no worse than before:         $one_ch ms  (baseline.c $one_base ms; compare with earlier reports)"
+	else
+		report "  p50 at 1 connection no worse than before:         not measured (BENCH_SWEEP has no 1)"
+	fi
 	local rmax growth_mb
 	rmax=$(rss_max "$RSS1")
 	growth_mb=$(awk -v a="$(rss_max "$RSS0")" -v b="$rmax" 'BEGIN { printf "%+.1f", b - a }')

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark works (part of tests/all.sh): tests/bench/run.sh --quick, shrunk to about two minutes, must
-# finish, measure every target, find every acknowledged request in the database and print its table, ratios
-# and targets; profile mode must count the worker's instructions and PostgreSQL's time per statement.
+# finish, measure every target and every point of the concurrency sweep, find every acknowledged request in
+# the database and print its table, sweep, ratios and targets; profile mode must count the worker's instructions and PostgreSQL's time per statement.
 # Checks that the figures exist and add up, never how high they are: timings are reported, not asserted.
 # Prints TAP.
 set -uo pipefail
@@ -27,7 +27,7 @@ check() { # check DESCRIPTION COMMAND...
 
 rm -f "$table" "$profile"
 BENCH_OUT=$table BENCH_SECONDS=2 BENCH_ROUNDS=1 BENCH_GROWTH_ROWS=20000 BENCH_RSS_REQUESTS=2000 \
-	BENCH_BIG_SECONDS=2 BENCH_RETRIES=0 BENCH_TIMEOUT=400 bash tests/bench/run.sh --quick >"$out/bench-smoke.log" 2>&1
+	BENCH_BIG_SECONDS=2 BENCH_SWEEP="1 8 32 128" BENCH_SWEEP_SECONDS=1 BENCH_RETRIES=0 BENCH_TIMEOUT=400 bash tests/bench/run.sh --quick >"$out/bench-smoke.log" 2>&1
 rc=$?
 check "run.sh --quick finishes with status 0" [ "$rc" = 0 ]
 [ "$rc" = 0 ] || tail -n 30 "$out/bench-smoke.log" | sed 's/^/# /'
@@ -57,6 +57,15 @@ for label in "nginx → baseline.c (1 INSERT)" "nginx → callhook " "pgbench ca
 	"pgbench ingest(), known calls" "nginx → callhook, existing calls" "nginx → callhook, big bodies"; do
 	check "every acknowledged request of '${label% }' is in the database" all_stored "$label"
 done
+# swept CONNS: the sweep line of CONNS connections has callhook's and the baseline's req/s, p50 and p99, their
+# ratio, and for each as many rows stored as requests acknowledged (more than zero)
+swept() {
+	grep -qE "^sweep +$1 +([0-9]+ +[0-9.]+ +[0-9.]+ +){2}[0-9.]+ +([1-9][0-9]*)/\2, ([1-9][0-9]*)/\3( |\$)" "$table"
+}
+for conns in 1 8 32 128; do
+	check "sweeps callhook and the baseline at $conns connection(s), every acknowledged request stored" swept "$conns"
+done
+check "prints p50 at 1 connection" grep -qE '^  p50 at 1 connection .* [0-9.]+ ms' "$table"
 check "prints the ratios to pgbench and to the baseline" \
 	grep -qE '^ratios: callhook/pgbench-ingest = [0-9.]+, callhook/baseline = [0-9.]+' "$table"
 check "reads the workers' RSS twice" grep -qE '^ +after [0-9]+ more .*[0-9]+:[0-9]+:[0-9]+' "$table"
