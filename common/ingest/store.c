@@ -16,9 +16,12 @@
 #define BACKOFF_MS 25           /* before the second attempt; doubled before each next one */
 #define SLACK_MS 50             /* statement_timeout is set again only when off by more than this */
 
+/* A batch of deliveries, one array element each (sql/009_ingest_many.sql); one row each back, in order. */
 #define INGEST_SQL \
-	"SELECT delivery_id, outcome, prior_outcome, notices FROM callhook.ingest($1, $2, $3, $4, $5, $6, " \
-	"$7::jsonb, $8::bytea, $9, $10, $11, $12::jsonb, $13::timestamptz)"
+	"SELECT delivery_id, outcome, prior_outcome, notices FROM callhook.ingest_many($1::text[], $2::text[], " \
+	"$3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::bytea[], $9::text[], $10::text[], " \
+	"$11::text[], $12::jsonb[], $13::timestamptz[]) ORDER BY ord"
+#define INGEST_PARAMS 13
 #define NOTIFY_SQL "SELECT callhook.notify($1::text[])"
 
 struct store {
@@ -254,51 +257,142 @@ outcome_from(const char *s)
 	return OUT_ERROR;
 }
 
+/* Reads result row `row` of callhook.ingest_many() into *res. */
 static void
-read_result(const PGresult *r, struct ingest_result *res)
+read_result(const PGresult *r, int row, struct ingest_result *res)
 {
-	res->delivery_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	res->outcome = outcome_from(PQgetvalue(r, 0, 1));
-	res->prior = PQgetisnull(r, 0, 2) ? OUT_STORED : outcome_from(PQgetvalue(r, 0, 2));
+	res->delivery_id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+	res->outcome = outcome_from(PQgetvalue(r, row, 1));
+	res->prior = PQgetisnull(r, row, 2) ? OUT_STORED : outcome_from(PQgetvalue(r, row, 2));
 }
 
-/* The 13 parameters of callhook.ingest() for `in` (borrowed from it), the body binary. */
-struct ingest_params {
-	const char *v[13];
-	int len[13], fmt[13];
+/* An array literal being written: {"a","b",NULL}. */
+struct arr {
+	char *p;
+	size_t len, cap;
+	bool failed;            /* out of memory */
 };
 
 static void
-ingest_params(const struct ingest *in, struct ingest_params *p)
+arr_put(struct arr *a, const char *s, size_t n)
 {
-	const char *v[13] = { in->source, in->vendor, in->event, in->method, in->content_type,
-	    in->query, in->headers, in->body ? in->body : "", in->dedup_key, outcome_name(in->outcome),
-	    in->error, in->rows, in->received_at };
+	size_t cap;
+	char *p;
 
-	memcpy(p->v, v, sizeof(v));
-	memset(p->len, 0, sizeof(p->len));
-	memset(p->fmt, 0, sizeof(p->fmt));
-	p->len[7] = (int)in->body_len;
-	p->fmt[7] = 1;
+	if (a->failed)
+		return;
+	if (a->len + n + 1 > a->cap) {
+		cap = a->cap > 0 ? a->cap : 256;
+		while (a->len + n + 1 > cap)
+			cap *= 2;
+		if ((p = realloc(a->p, cap)) == NULL) {
+			a->failed = true;
+			return;
+		}
+		a->p = p;
+		a->cap = cap;
+	}
+	memcpy(a->p + a->len, s, n);
+	a->len += n;
+	a->p[a->len] = '\0';
 }
 
-static PGresult *
-exec_ingest(struct store *st, const struct ingest *in)
+/* Appends one element: NULL, or v[0..n-1] quoted, with '"' and '\\' escaped. */
+static void
+arr_elem(struct arr *a, const char *v, size_t n)
 {
-	struct ingest_params p;
+	size_t i, run;
 
-	ingest_params(in, &p);
-	return PQexecPrepared(st->conn, "ingest", 13, p.v, p.len, p.fmt, 0);
+	arr_put(a, a->len == 0 ? "{" : ",", 1);
+	if (v == NULL) {
+		arr_put(a, "NULL", 4);
+		return;
+	}
+	arr_put(a, "\"", 1);
+	for (i = 0; i < n; i += run) {
+		for (run = 0; i + run < n && v[i + run] != '"' && v[i + run] != '\\'; run++)
+			;
+		arr_put(a, v + i, run);
+		if (i + run < n) {
+			arr_put(a, "\\", 1);
+			arr_put(a, v + i + run, 1);
+			run++;
+		}
+	}
+	arr_put(a, "\"", 1);
 }
 
-/* Queues callhook.ingest() for `in` in the connection's pipeline; false when libpq refused it. */
+static void
+arr_text(struct arr *a, const char *v)
+{
+	arr_elem(a, v, v != NULL ? strlen(v) : 0);
+}
+
+/* Appends bytes as a bytea element in hex: "\\x4142". */
+static void
+arr_bytes(struct arr *a, const char *v, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char buf[512];
+	size_t i, k = 0;
+
+	arr_put(a, a->len == 0 ? "{\"\\\\x" : ",\"\\\\x", 5);
+	for (i = 0; i < n; i++) {
+		buf[k++] = hex[(unsigned char)v[i] >> 4];
+		buf[k++] = hex[(unsigned char)v[i] & 15];
+		if (k == sizeof(buf)) {
+			arr_put(a, buf, k);
+			k = 0;
+		}
+	}
+	arr_put(a, buf, k);
+	arr_put(a, "\"", 1);
+}
+
+/* The 13 array arguments of callhook.ingest_many() for in[0..n-1]. */
+struct ingest_params {
+	struct arr a[INGEST_PARAMS];
+	const char *v[INGEST_PARAMS];
+};
+
+static void
+params_free(struct ingest_params *p)
+{
+	int k;
+
+	for (k = 0; k < INGEST_PARAMS; k++)
+		free(p->a[k].p);
+}
+
+/* Fills p from in[0..n-1]; false when out of memory. */
 static bool
-send_ingest(struct store *st, const struct ingest *in)
+params_fill(struct ingest_params *p, const struct ingest *const *in, size_t n)
 {
-	struct ingest_params p;
+	size_t i;
+	int k;
 
-	ingest_params(in, &p);
-	return PQsendQueryPrepared(st->conn, "ingest", 13, p.v, p.len, p.fmt, 0) == 1;
+	memset(p, 0, sizeof(*p));
+	for (i = 0; i < n; i++) {
+		const char *v[INGEST_PARAMS] = { in[i]->source, in[i]->vendor, in[i]->event, in[i]->method,
+		    in[i]->content_type, in[i]->query, in[i]->headers, NULL, in[i]->dedup_key,
+		    outcome_name(in[i]->outcome), in[i]->error, in[i]->rows, in[i]->received_at };
+
+		for (k = 0; k < INGEST_PARAMS; k++) {
+			if (k == 7)
+				arr_bytes(&p->a[k], in[i]->body != NULL ? in[i]->body : "", in[i]->body_len);
+			else
+				arr_text(&p->a[k], v[k]);
+		}
+	}
+	for (k = 0; k < INGEST_PARAMS; k++) {
+		arr_put(&p->a[k], "}", 1);
+		if (p->a[k].failed) {
+			params_free(p);
+			return false;
+		}
+		p->v[k] = p->a[k].p;
+	}
+	return true;
 }
 
 /*
@@ -364,31 +458,6 @@ bound_statements(struct store *st, long long left, enum db_failure *f)
 }
 
 /*
- * One run of callhook.ingest(), its statement cut off after `left` ms at the
- * latest. True when stored; otherwise *f says what the failure calls for and
- * st->sqlstate holds its SQLSTATE.
- */
-static bool
-attempt_ingest(struct store *st, const struct ingest *in, struct ingest_result *res, long long left,
-    enum db_failure *f)
-{
-	PGresult *r;
-
-	if (!bound_statements(st, left, f))
-		return false;
-	r = exec_ingest(st, in);
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-		read_result(r, res);
-		notify_later(st, PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3));
-		PQclear(r);
-		return true;
-	}
-	note_failure(st, r, f);
-	PQclear(r);
-	return false;
-}
-
-/*
  * Appends the elements of the text[] literal `notices` to the literal *all
  * (*len its length): "{a,b}" and "{c}" make "{a,b,c}". False when out of memory.
  */
@@ -416,84 +485,47 @@ add_notices(char **all, size_t *len, const char *notices)
 }
 
 /*
- * Reads what the server answered to a pipeline of n ingest() calls and its
- * sync: res[i] for each, their notices joined into *notices (a new string,
- * free()). True when all n were stored and committed; otherwise the first
- * failure is in *f and st->sqlstate.
+ * One run of callhook.ingest_many() for in[0..n-1]: one statement, so one
+ * transaction and one round trip, cut off after `left` ms. True when all were
+ * committed (res[i] set); then their notifications go out in one
+ * callhook.notify(). Otherwise *f says what the failure calls for and
+ * st->sqlstate holds its SQLSTATE.
  */
 static bool
-read_pipeline(struct store *st, size_t n, struct ingest_result *res, char **notices, enum db_failure *f)
-{
-	PGresult *r;
-	size_t i, len = 0;
-	int k;
-	bool ok = true;
-
-	for (i = 0; i < n; i++) {
-		if ((r = PQgetResult(st->conn)) == NULL) {
-			note_failure(st, NULL, f);
-			return false;
-		}
-		if (ok && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-			read_result(r, &res[i]);
-			ok = add_notices(notices, &len, PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3));
-		} else if (ok && PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
-			note_failure(st, r, f);
-			ok = false;
-		}
-		PQclear(r);
-		while ((r = PQgetResult(st->conn)) != NULL)     /* the end of statement i's results */
-			PQclear(r);
-	}
-	/* then the sync, after the commit (or its failure); NULLs between are skipped, a few at most */
-	for (k = 0; k < 8 && PQstatus(st->conn) == CONNECTION_OK; k++) {
-		if ((r = PQgetResult(st->conn)) != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
-			return ok;
-		}
-		if (ok && r != NULL && PQresultStatus(r) != PGRES_TUPLES_OK) {
-			note_failure(st, r, f);
-			ok = false;
-		}
-		PQclear(r);
-	}
-	note_failure(st, NULL, f);
-	return false;
-}
-
-/*
- * One run of n ingest() calls in one transaction and one round trip (libpq's
- * pipeline mode: the statements up to the sync are one implicit transaction),
- * each statement cut off after `left` ms. True when all were committed; then
- * their notifications go out in one callhook.notify().
- */
-static bool
-attempt_pipeline(struct store *st, const struct ingest *const *in, size_t n, struct ingest_result *res,
+attempt_many(struct store *st, const struct ingest *const *in, size_t n, struct ingest_result *res,
     long long left, enum db_failure *f)
 {
+	struct ingest_params p;
 	char *notices = NULL;
-	size_t i;
+	size_t len = 0;
+	PGresult *r;
 	bool ok;
+	int i;
 
 	if (!bound_statements(st, left, f))
 		return false;
-	if (!PQenterPipelineMode(st->conn)) {
-		note_failure(st, NULL, f);
+	if (!params_fill(&p, in, n)) {
+		*f = DB_DOWN;   /* out of memory: spooled, as a lost connection is */
+		snprintf(st->sqlstate, sizeof(st->sqlstate), "53200");
 		return false;
 	}
-	for (i = 0; i < n && send_ingest(st, in[i]); i++)
-		;
-	if (i < n || !PQpipelineSync(st->conn)) {
-		note_failure(st, NULL, f);      /* the connection is reset before the next attempt */
+	r = PQexecPrepared(st->conn, "ingest", INGEST_PARAMS, p.v, NULL, NULL, 0);
+	params_free(&p);
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK && (size_t)PQntuples(r) == n;
+	if (!ok) {
+		note_failure(st, r, f);
+		PQclear(r);
 		return false;
 	}
-	ok = read_pipeline(st, n, res, &notices, f);
-	if (!PQexitPipelineMode(st->conn))
-		st->prepared = false;
-	if (ok)
-		notify_later(st, notices);
+	for (i = 0; i < (int)n; i++) {
+		read_result(r, i, &res[i]);
+		if (!add_notices(&notices, &len, PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3)))
+			log_msg(LOG_WARNING, "could not send notifications: out of memory");
+	}
+	PQclear(r);
+	notify_later(st, notices);
 	free(notices);
-	return ok;
+	return true;
 }
 
 /*
@@ -507,7 +539,6 @@ run_bounded(struct store *st, const struct ingest *const *in, size_t n, struct i
 {
 	long long start = (long long)mono_ms(), left;
 	size_t i;
-	bool ok;
 
 	st->sqlstate[0] = '\0';
 	for (*tries = 0; *tries < MAX_ATTEMPTS; ) {
@@ -516,9 +547,7 @@ run_bounded(struct store *st, const struct ingest *const *in, size_t n, struct i
 		if ((left = deadline - (long long)mono_ms()) <= 0 || store_connect(st) != CH_OK)
 			break;
 		++*tries;
-		ok = n == 1 ? attempt_ingest(st, in[0], res, left, f) :
-		    attempt_pipeline(st, in, n, res, left, f);
-		if (ok) {
+		if (attempt_many(st, in, n, res, left, f)) {
 			for (i = 0; i < n; i++)
 				res[i].spent_ms = (long long)mono_ms() - start;
 			return CH_OK;

@@ -8,7 +8,7 @@
 #include "core/err.h"
 #include "vendors/vendor.h"
 
-/* One delivery and its rows, as callhook.ingest() takes them. All borrowed. */
+/* One delivery and its rows, as callhook.ingest_many() takes them (one array element each). All borrowed. */
 struct ingest {
 	const char *source, *vendor, *event, *method, *content_type, *query;
 	const char *headers;        /* JSON text */
@@ -46,7 +46,7 @@ enum ch_err store_connect(struct store *st) MUSTCHECK;
 enum ch_err store_ping(struct store *st) MUSTCHECK;
 
 /*
- * Runs callhook.ingest() in one transaction, within in->budget_ms (or the
+ * Runs callhook.ingest_many() for `in` alone, within in->budget_ms (or the
  * configured delivery_budget_ms): a transient failure (serialization failure,
  * deadlock, lock or statement timeout, lost connection) is retried a few times
  * with a short backoff, and every statement is cut off when the budget runs
@@ -57,8 +57,8 @@ enum ch_err store_ping(struct store *st) MUSTCHECK;
 enum ch_err store_ingest(struct store *st, const struct ingest *in, struct ingest_result *res) MUSTCHECK;
 
 /*
- * Runs callhook.ingest() for each of in[0..n-1] in ONE transaction and one
- * round trip (libpq's pipeline mode), within budget_ms, transient failures
+ * Runs callhook.ingest_many() for in[0..n-1]: ONE statement, so one
+ * transaction and one round trip, within budget_ms, transient failures
  * retried as by store_ingest(); then sends all their notifications in one
  * callhook.notify(). CH_OK: every res[i] is set and committed. CH_ERR_DB: a
  * statement failed for its data (any SQLSTATE that is not transient), the
@@ -77,7 +77,7 @@ enum ch_err store_ingest_batch(struct store *st, const struct ingest *const *in,
 enum ch_err store_route(struct store *st, const char *const args[4], int timeout_ms, char **reply) MUSTCHECK;
 
 /*
- * Sends, and waits for, the notifications (a text[] literal, as ingest() and
+ * Sends, and waits for, the notifications (a text[] literal, as ingest_many() and
  * replay_delivery() return them) of a committed transaction through
  * callhook.notify(). False, with a warning logged, when they could not be sent.
  */
