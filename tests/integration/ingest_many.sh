@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# callhook.ingest_many() (sql/009_ingest_many.sql) against callhook.ingest(): for every order of five
+# deliveries, one batch through ingest_many() must leave exactly the rows, outcomes and notices that the
+# five sent one after the other through ingest() leave. The five cover each of its paths: a new call
+# (set-based insert), two later events of that call (merged, one older than what the row holds), a
+# call event without an id of its own, a new message, a final transcript (the row-at-a-time path), and a
+# redelivery of the first (duplicate inside the batch). Each order writes under sources of its own:
+# m<k> for the batch, s<k> for the sequence.
+. "$(dirname "$0")/../lib.sh"
+
+setup_tmp
+pg_start || bail_out "PostgreSQL did not start"
+write_config
+callhook_migrate || bail_out "migrate failed"
+
+python3 - "$T/orders.sql" <<'EOF'
+import itertools, json, sys
+t = '2026-01-01T10:%02d:00Z'
+d = {
+    'A': ('d1', [{'table': 'calls', 'external_id': 'C1', 'event_time': t % 0,
+                  'cols': {'status': 'ringing', 'caller_number': '+15555550100'}, 'data': {'a': 1}}]),
+    'B': ('d2', [{'table': 'calls', 'external_id': 'C1', 'event_time': t % 5,
+                  'cols': {'status': 'completed', 'duration_s': 300}, 'data': {'b': 2}},
+                 {'table': 'call_events', 'cols': {'event': 'ended'}}]),
+    'C': ('d3', [{'table': 'calls', 'external_id': 'C1', 'event_time': t % 1,
+                  'cols': {'status': 'in_progress', 'caller_number': '+15555550199'}, 'data': {'a': 3}},
+                 {'table': 'messages', 'external_id': 'M1', 'event_time': t % 1, 'cols': {'body': 'hi'}}]),
+    'D': ('d4', [{'table': 'transcript_segments', 'op': 'replace_segments', 'call_external_id': 'C1',
+                  'event_time': t % 6, 'segments': [{'seq': 1, 'speaker': 'agent', 'text': 'hello'},
+                                                    {'seq': 2, 'speaker': 'caller', 'text': 'hi'}]}]),
+}
+d['E'] = d['A']
+def lit(v):
+    return 'NULL' if v is None else "'" + v.replace("'", "''") + "'"
+def arr(vals, typ):
+    return 'ARRAY[' + ', '.join(lit(v) for v in vals) + ']::' + typ + '[]'
+out = open(sys.argv[1], 'w')
+out.write('CREATE TABLE public.results (src text, pos int, outcome text, prior text, notices int);\n')
+for k, order in enumerate(itertools.permutations('ABCDE')):
+    keys = [d[x][0] for x in order]
+    rows = [json.dumps(d[x][1]) for x in order]
+    events = ['ev' + x for x in order]
+    bodies = ['body ' + x for x in order]
+    recv = ['2026-01-01T11:00:%02dZ' % i for i in range(5)]
+    n = len(order)
+    out.write("INSERT INTO public.results SELECT 'm%d', r.ord, r.outcome, r.prior_outcome, cardinality(r.notices) "
+              "FROM callhook.ingest_many(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS r;\n" % (
+        k, arr(['m%d' % k] * n, 'text'), arr(['calltracker'] * n, 'text'), arr(events, 'text'),
+        arr(['POST'] * n, 'text'), arr(['application/json'] * n, 'text'), arr([''] * n, 'text'),
+        arr(['{}'] * n, 'jsonb'), 'ARRAY[' + ', '.join("convert_to(%s, 'UTF8')" % lit(b) for b in bodies) + ']',
+        arr(keys, 'text'), arr(['stored'] * n, 'text'), arr([None] * n, 'text'), arr(rows, 'jsonb'),
+        arr(recv, 'timestamptz')))
+    for i in range(n):
+        out.write("INSERT INTO public.results SELECT 's%d', %d, r.outcome, r.prior_outcome, cardinality(r.notices) "
+                  "FROM callhook.ingest('s%d', 'calltracker', %s, 'POST', 'application/json', '', '{}', "
+                  "convert_to(%s, 'UTF8'), %s, 'stored', NULL, %s, %s) AS r;\n" % (
+            k, i + 1, k, lit(events[i]), lit(bodies[i]), lit(keys[i]), lit(rows[i]), lit(recv[i])))
+EOF
+PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -h "$T/pg" -U postgres -d callhook \
+	-f "$T/orders.sql" >"$T/orders.log" 2>&1
+is "$?" 0 "the 120 orders ran through ingest_many() and ingest() without an error"
+
+is "$(sql "select count(distinct src) from public.results")" 240 "120 batches and 120 sequences answered"
+is "$(sql "select count(*) from public.results m join public.results s
+	on s.src = 's' || substr(m.src, 2) and s.pos = m.pos
+	where m.src like 'm%' and (m.outcome, coalesce(m.prior, '-'), m.notices)
+		is distinct from (s.outcome, coalesce(s.prior, '-'), s.notices)")" 0 \
+	"every delivery's outcome, prior outcome and number of notices are the ones ingest() gives in that order"
+is "$(sql "select string_agg(outcome || '/' || coalesce(prior, '-'), ' ' order by outcome, prior)
+	from (select distinct outcome, prior from public.results) r")" "duplicate/stored stored/-" \
+	"each batch stores four deliveries and answers the redelivery duplicate of the first"
+
+# The rows of one source, without what names the source or the delivery, sorted: one text per source.
+rows_of() { # TABLE EXCLUDED_KEYS
+	echo "select r.source, string_agg((to_jsonb(r) - 'id' - 'source' $2)::text, ' | ' order by (to_jsonb(r) - 'id' - 'source' $2)::text)
+		as v from callhook.$1 r group by r.source"
+}
+for table in calls messages transcript_segments "call_events:- 'external_id' - 'delivery_id'"; do
+	name=${table%%:*}
+	extra=
+	[ "$name" != "$table" ] && extra=${table#*:}
+	is "$(sql "with v as ($(rows_of "$name" "$extra"))
+		select count(*) from v m join v s on s.source = 's' || substr(m.source, 2)
+		where m.source like 'm%' and m.v = s.v")" 120 \
+		"$name: every batch leaves the rows its sequence leaves"
+done
+
+is "$(sql "select string_agg(distinct status || '|' || caller_number || '|' || duration_s || '|' || (data->>'a'), ',')
+	from callhook.calls where source like 'm%'")" "completed|+15555550199|300|3" \
+	"calls: completed (the newest terminal), with the newer caller number and data.a in every batch"
+is "$(sql "select count(*) from callhook.transcript_segments where source like 'm%' and final")" 240 \
+	"transcript_segments: the two final turns of every batch"
+
+done_testing
