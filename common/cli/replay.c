@@ -12,7 +12,7 @@
 
 #include "core/db.h"
 #include "cli/replay.h"
-#include "ingest/request.h"
+#include "ingest/deliver.h"
 
 #define BATCH "200"
 

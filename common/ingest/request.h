@@ -7,22 +7,10 @@
 #include <stdint.h>
 #include "core/conf.h"
 #include "core/err.h"
+#include "ingest/deliver.h"
 #include "ingest/store.h"
 #include "vendors/vendor.h"
 
-/* A delivery as received: what the spool keeps and what replay re-decodes. */
-struct raw_delivery {
-	char *source;
-	char *event;                /* the URL's event segment, or NULL */
-	char *method;
-	char *content_type;
-	char *query;                /* secrets removed */
-	char *headers;              /* JSON text of the selected headers */
-	char *body;
-	size_t body_len;
-	int64_t received_usec;
-};
-void raw_delivery_clear(struct raw_delivery *raw);
 
 /* Reads CGI parameters (CONTENT_LENGTH, HTTP_SIGNATURE, …); returns NULL when absent. */
 typedef const char *(*param_fn)(void *ctx, const char *name);
@@ -52,7 +40,7 @@ struct request {
 	enum outcome outcome;
 	int64_t delivery_id;
 	char *reply;                /* a body other than the usual one (routing decision) */
-	const char *event_name;     /* borrowed from the decoded event, for logs */
+	char *event_name;           /* the event as stored (owned: freed by request_free()), for logs */
 };
 
 enum { SPECIAL_HEALTH = 1, SPECIAL_METRICS = 2 };
@@ -82,31 +70,11 @@ enum ch_err request_auth(struct request *req) MUSTCHECK;
 struct batch;
 void request_process(struct request *req, struct batch *b);
 
-/*
- * Decodes and stores `raw` (live, spooled or replayed); the core of
- * request_process(). CH_ERR_DB_DOWN means nothing was stored: spool it. With
- * reply NULL (the spool) an in-call hit asks for no routing decision; else an
- * in-call hit's storing and routing share route_timeout_ms.
- */
-enum ch_err ingest_raw(const struct config *cfg, struct store *st, const struct raw_delivery *raw,
-    struct ingest_result *res, char *error, size_t errlen, char **reply, char **event) MUSTCHECK;
-
-/*
- * Parses and decodes `raw` into `d` without storing anything: CH_OK,
- * CH_ERR_BAD_BODY with d->error set, or another error (unknown source,
- * content type). *src and *kind tell the source and body kind found.
- */
-enum ch_err decode_delivery(const struct config *cfg, const struct raw_delivery *raw,
-    struct decoded *d, const struct source **src, int *kind) MUSTCHECK;
-
 /* The HTTP status and a new JSON body (free()) for a finished request. */
 int request_status(const struct request *req);
 char *request_body(const struct request *req);
 
 /* The methods the request's source accepts, for a 405's Allow header ("GET, POST"). */
 void request_allow(const struct request *req, char *buf, size_t len);
-
-/* Lower-case media type without parameters into out (64 bytes). */
-void media_type(const char *content_type, char out[64]);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include "core/conf.h"
 #include "core/err.h"
-#include "ingest/request.h"
+#include "ingest/deliver.h"
 #include "ingest/store.h"
 
 /* The first line of every spool file. */
