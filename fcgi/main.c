@@ -1,4 +1,4 @@
-/* callhook: the command line — serve, migrate, check. */
+/* callhook: the command line — serve (the default), migrate, check, replay, report, tail, forget, prune. */
 #include "config.h"
 
 #include <getopt.h>

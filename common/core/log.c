@@ -9,9 +9,7 @@
 
 #include "core/log.h"
 
-enum log_level log_threshold = LOG_INFO;
-
-static const char *const level_names[] = { "ERROR", "WARNING", "LOG", "DEBUG" };
+static const char *const level_names[] = { "ERROR", "WARNING", "LOG" };
 
 void
 log_msg(enum log_level level, const char *fmt, ...)
@@ -19,8 +17,6 @@ log_msg(enum log_level level, const char *fmt, ...)
 	char line[1024];
 	va_list ap;
 
-	if (level > log_threshold)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);

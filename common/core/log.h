@@ -5,9 +5,8 @@
 #include <stddef.h>
 #include "core/err.h"
 
-enum log_level { LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-
-extern enum log_level log_threshold;
+/* Every level is written: nothing turns one off. */
+enum log_level { LOG_ERROR, LOG_WARNING, LOG_INFO };
 
 void log_msg(enum log_level level, const char *fmt, ...) PRINTF(2, 3);
 

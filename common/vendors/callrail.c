@@ -10,6 +10,7 @@
 #include "vendors/vendor.h"
 
 #define FORM_DATA_DEPTH 32	/* nesting limit when re-parsing one form_data value */
+#define CC (vendor_callrail.default_cc)
 
 /* Call columns every call event carries; legacy names follow the current ones as fallbacks. */
 static const struct field_map call_fields[] = {
@@ -693,11 +694,11 @@ decode_call(const struct cr_event *ev, const struct delivery_in *in, struct deco
 	row = row_new("calls", id, when, false, in->doc);
 	rows_add(d, row);
 	cols = row_cols(row);
-	if ((err = map_fields(in->doc, call_fields, "", "1", cols, d)) != CH_OK ||
-	    (err = map_fields(in->doc, call_text_fields, "", "1", cols, d)) != CH_OK ||
-	    (err = map_fields(in->doc, attribution_fields, "", "1", cols, d)) != CH_OK ||
-	    (err = map_fields(in->doc, utm_click_fields, "", "1", cols, d)) != CH_OK ||
-	    (err = map_fields(in->doc, page_fields, "", "1", cols, d)) != CH_OK)
+	if ((err = map_fields(in->doc, call_fields, "", CC, cols, d)) != CH_OK ||
+	    (err = map_fields(in->doc, call_text_fields, "", CC, cols, d)) != CH_OK ||
+	    (err = map_fields(in->doc, attribution_fields, "", CC, cols, d)) != CH_OK ||
+	    (err = map_fields(in->doc, utm_click_fields, "", CC, cols, d)) != CH_OK ||
+	    (err = map_fields(in->doc, page_fields, "", CC, cols, d)) != CH_OK)
 		return err;
 	set_direction(ev, in->doc, cols);
 	if (ev->status == ST_RINGING) {
@@ -709,7 +710,7 @@ decode_call(const struct cr_event *ev, const struct delivery_in *in, struct deco
 			return err;
 		cols = outcome_row(in, id, d);
 	}
-	if ((err = map_fields(in->doc, outcome_fields, "", "1", cols, d)) != CH_OK)
+	if ((err = map_fields(in->doc, outcome_fields, "", CC, cols, d)) != CH_OK)
 		return err;
 	return call_outcome(in->doc, cols, d);
 }
@@ -744,10 +745,10 @@ decode_message(const struct cr_event *ev, const struct delivery_in *in, struct d
 	row = row_new("messages", id, t, false, in->doc);
 	rows_add(d, row);
 	cols = row_cols(row);
-	if ((err = map_fields(in->doc, message_fields, "", "1", cols, d)) != CH_OK)
+	if ((err = map_fields(in->doc, message_fields, "", CC, cols, d)) != CH_OK)
 		return err;
 	if (!strcmp(ev->name, "text_message_sent") &&
-	    (err = map_fields(in->doc, sent_fields, "", "1", cols, d)) != CH_OK)
+	    (err = map_fields(in->doc, sent_fields, "", CC, cols, d)) != CH_OK)
 		return err;
 	cols_set_str(cols, "direction", ev->direction);
 	return CH_OK;
@@ -794,10 +795,10 @@ decode_form(const struct delivery_in *in, struct decoded *d)
 	row = row_new("form_submissions", id, t, false, in->doc);
 	rows_add(d, row);
 	cols = row_cols(row);
-	if ((err = map_fields(in->doc, form_fields, "", "1", cols, d)) != CH_OK ||
-	    (err = map_fields(in->doc, page_fields, "", "1", cols, d)) != CH_OK ||
-	    (err = map_fields(in->doc, attribution_fields, "", "1", cols, d)) != CH_OK ||
-	    (err = map_fields(in->doc, utm_click_fields, "", "1", cols, d)) != CH_OK)
+	if ((err = map_fields(in->doc, form_fields, "", CC, cols, d)) != CH_OK ||
+	    (err = map_fields(in->doc, page_fields, "", CC, cols, d)) != CH_OK ||
+	    (err = map_fields(in->doc, attribution_fields, "", CC, cols, d)) != CH_OK ||
+	    (err = map_fields(in->doc, utm_click_fields, "", CC, cols, d)) != CH_OK)
 		return err;
 	return form_data(in, cols, d);
 }

@@ -6,6 +6,8 @@
 
 #include "vendors/vendor.h"
 
+#define CC (vendor_calltracker.default_cc)
+
 /* call.* data → calls */
 static const struct field_map call_fields[] = {
 	{ "caller_number", "caller_number", conv_text, F_E164 },
@@ -213,7 +215,7 @@ ct_decode(const struct delivery_in *in, struct decoded *d)
 		return err;
 	row = row_new(ev->table, id, t, false, data);
 	rows_add(d, row);
-	if ((err = map_fields(data, ev->fields, "data.", "1", row_cols(row), d)) != CH_OK)
+	if ((err = map_fields(data, ev->fields, "data.", CC, row_cols(row), d)) != CH_OK)
 		return err;
 	if (ev->extra != NULL && (err = ev->extra(ev, data, row_cols(row), d)) != CH_OK)
 		return err;

@@ -10,6 +10,7 @@
 #include "vendors/vendor.h"
 
 #define FD_EVENT "Call.Complete"
+#define CC (vendor_fonedynamics.default_cc)
 
 /* Call Parameters, Attribution, Session and Integration Parameters → calls */
 static const struct field_map call_fields[] = {
@@ -129,7 +130,7 @@ fd_decode(const struct delivery_in *in, struct decoded *d)
 	row = row_new("calls", sid, NULL, false, in->doc);
 	rows_add(d, row);
 	cols = row_cols(row);
-	if ((err = map_fields(in->doc, call_fields, "", "61", cols, d)) != CH_OK)
+	if ((err = map_fields(in->doc, call_fields, "", CC, cols, d)) != CH_OK)
 		return err;
 	if (in->body_kind != BODY_JSON) {
 		restore_plus(cols, "caller_number");
