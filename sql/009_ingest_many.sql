@@ -6,17 +6,21 @@
 -- Each argument is an array with one element per delivery, in the order of callhook.ingest()'s
 -- arguments; the result has one row per delivery, `ord` its place (1-based). The result of each is
 -- the one callhook.ingest() gives for it when the deliveries are sent one after the other in that
--- order: the same rows, merge rules, outcomes and notices. callhook serve writes every batch (group
--- commit) and every lone delivery through it.
+-- order: the same rows, merge rules, outcomes and notices, with one exception: a live transcript turn
+-- followed in the same batch by its call's final transcript is not written (the transcript would
+-- delete it), so it is not announced either. callhook serve writes every batch (group commit) and
+-- every lone delivery through it.
 --
 -- How it stays cheap: the whole batch's dedup keys go in with one INSERT, its deliveries with one,
 -- and the new rows of each normalized table with one INSERT … ON CONFLICT DO NOTHING. Only what
 -- cannot be done that way takes the row-at-a-time functions of 002_ingest.sql:
 --   * a row that already exists (or that an earlier delivery of the same batch inserted) is merged
 --     by _upsert_row(), in delivery order;
---   * a delivery whose row operations are not plain upserts or inserts of well-formed columns
---     (transcript segments, an unknown column, an empty value, a bad status, …) goes through
---     _apply_rows() whole, after the others, which raises the usual errors;
+--   * a final transcript (replace_segments) deletes the call's live turns first, then its segments go
+--     in with the other new rows;
+--   * a delivery whose row operations are not plain upserts, inserts or final transcripts of
+--     well-formed columns (live transcript turns, an unknown column, an empty value, a bad status, …)
+--     goes through _apply_rows() whole, after the others, which raises the usual errors;
 --   * a delivery whose key is known already goes through callhook.ingest() (duplicate, or the
 --     re-application of a delivery that ended as error).
 -- The merge rules do not depend on the order rows are applied in (see 002_ingest.sql), so applying
@@ -31,6 +35,7 @@ ALTER FUNCTION callhook.dedup_hash(text) STABLE;
 CREATE TYPE callhook._op AS (
     d           integer,        -- the delivery's place in the batch
     n           integer,        -- the operation's place in the delivery's rows
+    m           integer,        -- the segment's place in a replace_segments operation, else 0
     tbl         text,
     kind        text,           -- upsert or insert
     source      text,
@@ -42,12 +47,12 @@ CREATE TYPE callhook._op AS (
     is_test     boolean,
     cols        jsonb,
     data        jsonb,
+    forced      jsonb,          -- columns written without an event time (a final segment's final)
     field_times jsonb           -- as a new row keeps them
 );
 COMMENT ON TYPE callhook._op IS 'Internal: one row operation of a batch in callhook.ingest_many().';
 
--- (Re)writes _insert_new(): for each normalized table but transcript_segments, one static INSERT of
--- the batch's new rows, run when the batch has operations on that table. Like _refresh_row_catalog()
+-- (Re)writes _insert_new(): for each normalized table, one static INSERT of the batch's new rows, run when the batch has operations on that table. Like _refresh_row_catalog()
 -- (002_ingest.sql), a later migration that adds a column to a normalized table must CALL it again.
 CREATE PROCEDURE callhook._refresh_batch_inserts()
 LANGUAGE plpgsql
@@ -55,7 +60,7 @@ SET search_path = callhook, pg_catalog
 AS $proc$
 DECLARE
     c_tables CONSTANT text[] := ARRAY['calls', 'messages', 'trackers', 'usage', 'voicemails',
-                                      'form_submissions', 'call_events'];
+                                      'form_submissions', 'transcript_segments', 'call_events'];
     v_body  text := '';
     v_icols text;
     v_ivals text;
@@ -83,9 +88,9 @@ BEGIN
             SELECT o.source, o.vendor, o.external_id, o.data, o.is_test, o.received_at, o.event_time,
                    o.field_times, %3$s
               FROM pg_catalog.unnest(p_ops) AS o
-             CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::callhook.%1$I, o.cols) AS r
+             CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::callhook.%1$I, o.cols || o.forced) AS r
              WHERE o.tbl = %1$L
-             ORDER BY o.d, o.n
+             ORDER BY o.d, o.n, o.m
             ON CONFLICT (source, external_id) DO NOTHING
             RETURNING t.source, t.external_id, t.id)
         SELECT %1$L::text, ins.source, ins.external_id, ins.id FROM ins;
@@ -111,6 +116,38 @@ $proc$;
 REVOKE ALL ON PROCEDURE callhook._refresh_batch_inserts() FROM PUBLIC;
 CALL callhook._refresh_batch_inserts();
 
+-- Whether p_cols, the columns of a row operation on p_table, are all columns the table accepts and
+-- none is empty (null, "", [] or {}): what _checked_cols() (002_ingest.sql) would pass unchanged.
+CREATE FUNCTION callhook._plain_cols(p_table text, p_cols jsonb)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    RETURN NOT EXISTS (
+        SELECT 1 FROM pg_catalog.jsonb_each(coalesce(p_cols, '{}'::jsonb)) AS c
+         WHERE NOT (SELECT rc.cols FROM callhook._row_columns AS rc WHERE rc.tbl = p_table) ? c.key
+            OR c.value IN ('null', '""', '[]', '{}'));
+END
+$$;
+
+-- Whether replace_segments operation p_op is plain: on transcript_segments, with a call_external_id
+-- and at least one segment, each an object with a seq, plain columns and an object (or no) data.
+CREATE FUNCTION callhook._plain_segments(p_op jsonb)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    RETURN p_op->>'table' = 'transcript_segments' AND coalesce(p_op->>'call_external_id', '') <> ''
+       AND pg_catalog.jsonb_typeof(p_op->'segments') = 'array' AND pg_catalog.jsonb_array_length(p_op->'segments') > 0
+       AND NOT EXISTS (
+           SELECT 1 FROM pg_catalog.jsonb_array_elements(p_op->'segments') AS g(seg)
+            WHERE NOT (pg_catalog.jsonb_typeof(g.seg) = 'object'
+                       AND coalesce(pg_catalog.jsonb_typeof(g.seg->'data'), 'object') = 'object'
+                       AND coalesce(g.seg->>'seq', '') <> ''
+                       AND callhook._plain_cols('transcript_segments', g.seg - 'data')));
+END
+$$;
+
 CREATE FUNCTION callhook.ingest_many(
     p_source text[], p_vendor text[], p_event text[], p_method text[], p_content_type text[],
     p_query text[], p_headers jsonb[], p_body bytea[], p_dedup_key text[], p_outcome text[], p_error text[],
@@ -126,7 +163,6 @@ DECLARE
     v_n        integer := coalesce(pg_catalog.cardinality(p_source), 0);
     v_ids      bigint[];
     v_received timestamptz[];
-    v_added    bigint[];
     v_new      boolean[];
     v_plain    boolean[];
     v_outcome  text[];
@@ -158,8 +194,10 @@ BEGIN
 
     -- The keys of the whole batch in one statement: of two equal keys the first is inserted, and a key
     -- that is not inserted belongs to an earlier delivery (or an earlier one of this batch).
-    v_ids := ARRAY(SELECT nextval('callhook.deliveries_id_seq'::regclass) FROM generate_series(1, v_n));
-    v_received := ARRAY(SELECT coalesce(u.r, now()) FROM unnest(p_received_at) WITH ORDINALITY AS u(r, i) ORDER BY u.i);
+    SELECT pg_catalog.array_agg(nextval('callhook.deliveries_id_seq'::regclass) ORDER BY u.i),
+           pg_catalog.array_agg(coalesce(u.r, now()) ORDER BY u.i)
+      INTO v_ids, v_received
+      FROM unnest(p_received_at) WITH ORDINALITY AS u(r, i);
     WITH k AS (
         INSERT INTO callhook.delivery_keys AS k (source, key_hash, delivery_id, received_at)
         SELECT u.source, callhook.dedup_hash(u.dedup_key), v_ids[u.i], v_received[u.i]
@@ -167,8 +205,8 @@ BEGIN
          ORDER BY u.i
         ON CONFLICT (source, key_hash) DO NOTHING
         RETURNING k.delivery_id)
-    SELECT coalesce(pg_catalog.array_agg(k.delivery_id), '{}') INTO v_added FROM k;
-    v_new := ARRAY(SELECT v_ids[i] = ANY (v_added) FROM generate_series(1, v_n) AS i ORDER BY i);
+    SELECT pg_catalog.array_agg(v_ids[g.i] IN (SELECT k.delivery_id FROM k) ORDER BY g.i) INTO v_new
+      FROM generate_series(1, v_n) AS g(i);
 
     INSERT INTO callhook.deliveries AS d
            (id, source, vendor, event, received_at, method, content_type, query, headers,
@@ -183,76 +221,107 @@ BEGIN
      ORDER BY u.i;
 
     -- Which new deliveries have plain rows: a JSON array (or nothing) of upserts and inserts on the
-    -- tables _insert_new() writes, each with an external_id (call events make their own), only columns
-    -- its table accepts, no empty value and a known call status. The others go through _apply_rows(),
-    -- which raises the usual errors.
+    -- tables _insert_new() writes but transcript_segments, each with an external_id (call events make
+    -- their own), and of final transcripts (replace_segments with at least one segment, each with a
+    -- seq); only columns the table accepts, no empty value, a known call status. The others go through
+    -- _apply_rows(), which raises the usual errors; so do live transcript turns, which depend on
+    -- whether the final transcript is in.
     v_plain := ARRAY(
         SELECT v_new[u.i] AND (u.rows IS NULL OR pg_catalog.jsonb_typeof(u.rows) = 'null'
                OR (pg_catalog.jsonb_typeof(u.rows) = 'array' AND NOT EXISTS (
                    SELECT 1 FROM pg_catalog.jsonb_array_elements(u.rows) AS e(op)
                     WHERE NOT (pg_catalog.jsonb_typeof(e.op) = 'object'
-                               AND coalesce(e.op->>'table', '') IN ('calls', 'messages', 'trackers', 'usage',
-                                                                    'voicemails', 'form_submissions', 'call_events')
-                               AND coalesce(e.op->>'op', 'upsert') IN ('upsert', 'insert')
-                               AND coalesce(pg_catalog.jsonb_typeof(e.op->'cols'), 'object') = 'object'
                                AND coalesce(pg_catalog.jsonb_typeof(e.op->'data'), 'object') = 'object'
-                               AND (e.op->>'table' = 'call_events' OR coalesce(e.op->>'external_id', '') <> '')
-                               AND (e.op->>'table' <> 'calls' OR NOT (coalesce(e.op->'cols', '{}') ? 'status')
-                                    OR callhook._status_rank(e.op->'cols'->>'status') IS NOT NULL)
-                               AND NOT EXISTS (
-                                   SELECT 1 FROM pg_catalog.jsonb_each(coalesce(e.op->'cols', '{}')) AS c
-                                    WHERE NOT (SELECT rc.cols FROM callhook._row_columns AS rc
-                                                WHERE rc.tbl = e.op->>'table') ? c.key
-                                       OR c.value IN ('null', '""', '[]', '{}'))))))
+                               AND CASE coalesce(e.op->>'op', 'upsert')
+                                   WHEN 'replace_segments' THEN
+                                       callhook._plain_segments(e.op)
+                                   ELSE
+                                       coalesce(e.op->>'table', '') IN ('calls', 'messages', 'trackers', 'usage',
+                                           'voicemails', 'form_submissions', 'call_events')
+                                       AND coalesce(e.op->>'op', 'upsert') IN ('upsert', 'insert')
+                                       AND coalesce(pg_catalog.jsonb_typeof(e.op->'cols'), 'object') = 'object'
+                                       AND (e.op->>'table' = 'call_events' OR coalesce(e.op->>'external_id', '') <> '')
+                                       AND (e.op->>'table' <> 'calls' OR NOT (coalesce(e.op->'cols', '{}') ? 'status')
+                                            OR callhook._status_rank(e.op->'cols'->>'status') IS NOT NULL)
+                                       AND callhook._plain_cols(e.op->>'table', e.op->'cols')
+                                   END))))
           FROM unnest(p_rows) WITH ORDINALITY AS u(rows, i)
          ORDER BY u.i);
 
-    -- Their row operations, as records.
-    SELECT coalesce(pg_catalog.array_agg(ROW(x.d, x.n, x.tbl, x.kind, x.source, x.vendor, x.event,
-                                             v_received[x.d], x.ext, x.ev, x.is_test, x.cols, x.data,
+    -- Their row operations as records, a final transcript as one per segment.
+    SELECT coalesce(pg_catalog.array_agg(ROW(x.d, x.n, x.m, x.tbl, x.kind, x.source, x.vendor, x.event,
+                                             v_received[x.d], x.ext, x.ev, x.is_test, x.cols, x.data, x.forced,
                coalesce((SELECT pg_catalog.jsonb_object_agg(k, x.evt) FROM pg_catalog.jsonb_object_keys(x.cols) AS k),
                         '{}'::jsonb)
                || pg_catalog.jsonb_build_object('data', coalesce(
                       (SELECT pg_catalog.jsonb_object_agg(k, x.evt) FROM pg_catalog.jsonb_object_keys(x.data) AS k),
-                      '{}'::jsonb)))::callhook._op ORDER BY x.d, x.n), '{}')
+                      '{}'::jsonb)))::callhook._op ORDER BY x.d, x.n, x.m), '{}')
       INTO v_ops
       FROM (SELECT y.*, pg_catalog.to_char(pg_catalog.timezone('UTC', y.ev), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS evt
-              FROM (SELECT u.i::integer AS d, e.n::integer AS n, u.source, u.vendor, u.event, e.op->>'table' AS tbl,
-                           coalesce(e.op->>'op', 'upsert') AS kind,
-                           CASE WHEN e.op->>'table' = 'call_events'
-                                THEN coalesce(nullif(e.op->>'external_id', ''), v_ids[u.i] || ':' || e.n)
-                                ELSE e.op->>'external_id' END AS ext,
+              FROM (SELECT u.i::integer AS d, e.n::integer AS n, z.m, u.source, u.vendor, u.event,
+                           e.op->>'table' AS tbl, z.kind, z.ext,
                            coalesce((e.op->>'event_time')::timestamptz, v_received[u.i]) AS ev,
                            coalesce((e.op->>'is_test')::boolean, false) AS is_test,
-                           CASE WHEN e.op->>'table' = 'call_events'
-                                THEN pg_catalog.jsonb_build_object('delivery_id', v_ids[u.i])
-                                     || CASE WHEN u.event IS NULL THEN '{}'::jsonb
-                                             ELSE pg_catalog.jsonb_build_object('event', u.event) END
-                                     || coalesce(e.op->'cols', '{}'::jsonb)
-                                ELSE coalesce(e.op->'cols', '{}'::jsonb) END AS cols,
-                           coalesce(e.op->'data', '{}'::jsonb) AS data
+                           z.cols, z.data, z.forced
                       FROM unnest(p_source, p_vendor, p_event, p_rows) WITH ORDINALITY AS u(source, vendor, event, rows, i)
                      CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(
                            CASE WHEN pg_catalog.jsonb_typeof(u.rows) = 'array' THEN u.rows ELSE '[]'::jsonb END)
                            WITH ORDINALITY AS e(op, n)
+                     CROSS JOIN LATERAL (
+                           SELECT 0 AS m, coalesce(e.op->>'op', 'upsert') AS kind,
+                                  CASE WHEN e.op->>'table' = 'call_events'
+                                       THEN coalesce(nullif(e.op->>'external_id', ''), v_ids[u.i] || ':' || e.n)
+                                       ELSE e.op->>'external_id' END AS ext,
+                                  CASE WHEN e.op->>'table' = 'call_events'
+                                       THEN pg_catalog.jsonb_build_object('delivery_id', v_ids[u.i])
+                                            || CASE WHEN u.event IS NULL THEN '{}'::jsonb
+                                                    ELSE pg_catalog.jsonb_build_object('event', u.event) END
+                                            || coalesce(e.op->'cols', '{}'::jsonb)
+                                       ELSE coalesce(e.op->'cols', '{}'::jsonb) END AS cols,
+                                  coalesce(e.op->'data', '{}'::jsonb) AS data, '{}'::jsonb AS forced
+                            WHERE coalesce(e.op->>'op', 'upsert') <> 'replace_segments'
+                           UNION ALL
+                           SELECT g.m::integer, 'upsert',
+                                  (e.op->>'call_external_id') || ':' || (g.seg->>'seq')::bigint,
+                                  (g.seg - 'data' - 'final') || pg_catalog.jsonb_build_object(
+                                      'call_external_id', e.op->>'call_external_id', 'seq', (g.seg->>'seq')::bigint),
+                                  coalesce(g.seg->'data', '{}'::jsonb), '{"final": true}'::jsonb
+                             FROM pg_catalog.jsonb_array_elements(e.op->'segments') WITH ORDINALITY AS g(seg, m)
+                            WHERE e.op->>'op' = 'replace_segments') AS z
                      WHERE v_plain[u.i]) AS y) AS x;
 
-    -- New rows in one statement per table; the rest merge one by one, in delivery order.
+    -- A final transcript replaces the call's live turns: under the lock live turns take (_apply_rows()),
+    -- in a fixed order, they are deleted before the batch's rows go in.
     v_tables := ARRAY(SELECT DISTINCT o.tbl FROM pg_catalog.unnest(v_ops) AS o);
+    IF 'transcript_segments' = ANY (v_tables) THEN
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(
+                    'callhook.transcript_segments:' || c.source || ':' || c.call, 0))
+           FROM (SELECT DISTINCT o.source, o.cols->>'call_external_id' AS call
+                   FROM pg_catalog.unnest(v_ops) AS o
+                  WHERE o.forced <> '{}'::jsonb
+                  ORDER BY 1, 2) AS c;
+        DELETE FROM callhook.transcript_segments AS s
+         USING (SELECT DISTINCT o.source, o.cols->>'call_external_id' AS call
+                  FROM pg_catalog.unnest(v_ops) AS o
+                 WHERE o.forced <> '{}'::jsonb) AS c
+         WHERE s.source = c.source AND s.call_external_id = c.call AND NOT s.final;
+    END IF;
+
+    -- New rows in one statement per table; the rest merge one by one, in delivery order.
     FOR r IN
         WITH ins AS (SELECT * FROM callhook._insert_new(v_tables, v_ops)),
              ops AS (SELECT o.*, pg_catalog.row_number() OVER (PARTITION BY o.tbl, o.source, o.external_id
-                                                               ORDER BY o.d, o.n) AS k
+                                                               ORDER BY o.d, o.n, o.m) AS k
                        FROM pg_catalog.unnest(v_ops) AS o)
         SELECT ops.*, ins.id AS new_id
           FROM ops LEFT JOIN ins ON ops.k = 1 AND ins.tbl = ops.tbl AND ins.source = ops.source
                                 AND ins.external_id = ops.external_id
-         ORDER BY ops.d, ops.n
+         ORDER BY ops.d, ops.n, ops.m
     LOOP
         v_id := r.new_id;
         IF v_id IS NULL AND r.kind = 'upsert' THEN
             v_id := callhook._upsert_row(r.tbl, r.source, r.vendor, r.received_at, r.external_id, r.event_time,
-                                         r.is_test, r.cols, r.data, false, '{}'::jsonb);
+                                         r.is_test, r.cols, r.data, false, r.forced);
         END IF;
         IF v_id IS NOT NULL THEN
             v_note_d := v_note_d || r.d;
@@ -292,12 +361,14 @@ $fn$;
 COMMENT ON FUNCTION callhook.ingest_many(text[], text[], text[], text[], text[], text[], jsonb[], bytea[], text[], text[], text[], jsonb[], timestamptz[]) IS
     'Stores a batch of webhook deliveries (one array element each, in callhook.ingest()''s argument order) in set-based statements; one result row per delivery (ord: its place), the one callhook.ingest() gives it when the deliveries are sent one after the other.';
 
+REVOKE ALL ON FUNCTION callhook._plain_cols(text, jsonb), callhook._plain_segments(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook.ingest_many(text[], text[], text[], text[], text[], text[], jsonb[], bytea[], text[], text[], text[], jsonb[], timestamptz[]) FROM PUBLIC;
 
 DO $grants$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'callhook_writer') THEN
         GRANT EXECUTE ON FUNCTION
+            callhook._plain_cols(text, jsonb), callhook._plain_segments(jsonb),
             callhook.ingest_many(text[], text[], text[], text[], text[], text[], jsonb[], bytea[], text[], text[], text[], jsonb[], timestamptz[])
             TO callhook_writer;
     ELSE
