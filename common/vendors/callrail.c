@@ -602,7 +602,7 @@ modified_event(const struct cr_event *ev, const struct delivery_in *in, const ch
 	}
 	row = row_new("call_events", ext, when, false, NULL);
 	free(ext);
-	json_object_object_add(row, "op", json_object_new_string("insert"));
+	row_insert_only(row);
 	cols = row_cols(row);
 	cols_set_str(cols, "call_external_id", call_id);
 	cols_set_str(cols, "event", ev->name);

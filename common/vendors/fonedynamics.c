@@ -104,7 +104,7 @@ set_event_time(struct json_object *row)
 	if (json_object_object_get_ex(cols, "duration_s", &dur) && json_object_get_int64(dur) > 0)
 		secs = json_object_get_int64(dur);
 	conv_format_time(usec + secs * INT64_C(1000000), buf);
-	json_object_object_add(row, "event_time", json_object_new_string(buf));
+	row_set_event_time(row, buf);
 }
 
 static enum ch_err

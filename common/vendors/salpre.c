@@ -153,13 +153,10 @@ final_segments(struct json_object *list, struct json_object *segs, FILE *text, s
 	enum ch_err err;
 
 	for (i = 0; i < json_object_array_length(list); i++) {
-		seg = json_object_new_object();
-		json_object_array_add(segs, seg);
-		json_object_object_add(seg, "seq", json_object_new_int((int)i + 1));
+		seg = segment_new(segs, (int64_t)i + 1, json_object_array_get_idx(list, i));
 		snprintf(where, sizeof(where), "payload.transcript[%zu].", i);
 		if ((err = turn_cols(json_object_array_get_idx(list, i), where, seg, d)) != CH_OK)
 			return err;
-		json_object_object_add(seg, "data", json_object_get(json_object_array_get_idx(list, i)));
 		transcript_line(text, seg);
 	}
 	return CH_OK;
@@ -173,7 +170,7 @@ final_segments(struct json_object *list, struct json_object *segs, FILE *text, s
 static enum ch_err
 final_transcript(const struct sp_ctx *c, const char *id, struct json_object *cols, struct decoded *d)
 {
-	struct json_object *list = json_find(c->payload, "transcript"), *row, *segs;
+	struct json_object *list = json_find(c->payload, "transcript"), *segs;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -185,11 +182,7 @@ final_transcript(const struct sp_ctx *c, const char *id, struct json_object *col
 		return bad_body(d, "field \"payload.transcript\": expected a list");
 	if (json_object_array_length(list) == 0)
 		return CH_OK;
-	row = row_new("transcript_segments", id, c->t, c->is_test, NULL);
-	rows_add(d, row);
-	json_object_object_add(row, "op", json_object_new_string("replace_segments"));
-	json_object_object_add(row, "call_external_id", json_object_new_string(id));
-	json_object_object_add(row, "segments", segs = json_object_new_array());
+	segs = row_final_transcript(d, id, c->t, c->is_test);
 	if ((f = open_memstream(&text, &len)) == NULL)
 		return CH_ERR_NOMEM;
 	err = final_segments(list, segs, f, d);
@@ -283,7 +276,7 @@ live_segment(const struct sp_ctx *c, const char *id, struct json_object *turn, c
 		return err;
 	seq = live_seq(cols, c->t_usec);
 	snprintf(ext, sizeof(ext), "%s:%" PRId64, id, seq);
-	json_object_object_add(row, "external_id", json_object_new_string(ext));
+	row_set_external_id(row, ext);
 	json_object_object_add(cols, "seq", json_object_new_int64(seq));
 	return CH_OK;
 }
@@ -359,9 +352,9 @@ sp_error(const struct sp_event *ev, const struct sp_ctx *c, struct decoded *d)
 	snprintf(ext, sizeof(ext), "%s:error:%s", id ? id : "", c->t);
 	row = row_new("call_events", ext, c->t, c->is_test, c->payload);
 	rows_add(d, row);
-	json_object_object_add(row, "op", json_object_new_string("insert"));
+	row_insert_only(row);
 	if (id == NULL)
-		json_object_object_del(row, "external_id");
+		row_set_external_id(row, NULL);
 	cols = row_cols(row);
 	cols_set_str(cols, "call_external_id", id);
 	cols_set_str(cols, "event", "error");

@@ -253,6 +253,52 @@ row_new(const char *table, const char *external_id, const char *event_time_text,
 	return row;
 }
 
+void
+row_insert_only(struct json_object *row)
+{
+	json_object_object_add(row, "op", json_object_new_string("insert"));
+}
+
+void
+row_set_event_time(struct json_object *row, const char *event_time_text)
+{
+	json_object_object_add(row, "event_time", json_object_new_string(event_time_text));
+}
+
+void
+row_set_external_id(struct json_object *row, const char *external_id)
+{
+	if (external_id != NULL)
+		json_object_object_add(row, "external_id", json_object_new_string(external_id));
+	else
+		json_object_object_del(row, "external_id");
+}
+
+struct json_object *
+row_final_transcript(struct decoded *d, const char *call_id, const char *event_time_text, bool is_test)
+{
+	struct json_object *row = row_new("transcript_segments", call_id, event_time_text, is_test, NULL);
+	struct json_object *segments = json_object_new_array();
+
+	rows_add(d, row);
+	json_object_object_add(row, "op", json_object_new_string("replace_segments"));
+	json_object_object_add(row, "call_external_id", json_object_new_string(call_id));
+	json_object_object_add(row, "segments", segments);
+	return segments;
+}
+
+struct json_object *
+segment_new(struct json_object *segments, int64_t seq, struct json_object *data)
+{
+	struct json_object *seg = json_object_new_object();
+
+	json_object_array_add(segments, seg);
+	json_object_object_add(seg, "seq", json_object_new_int64(seq));
+	if (data != NULL)
+		json_object_object_add(seg, "data", json_object_get(data));
+	return seg;
+}
+
 struct json_object *
 row_cols(struct json_object *row)
 {

@@ -127,6 +127,26 @@ const char *json_find_text(struct json_object *obj, const char *key);
  */
 struct json_object *row_new(const char *table, const char *external_id, const char *event_time,
     bool is_test, struct json_object *data);
+/*
+ * The row operation's other settings; only these functions (and row_new())
+ * write its keys, which sql/002_ingest.sql reads. row_insert_only(): an
+ * existing row with the same external_id is left as it is. row_set_event_time():
+ * text as event_time() gives it. row_set_external_id(): NULL removes it (a call
+ * event is then named by its delivery and place).
+ */
+void row_insert_only(struct json_object *row);
+void row_set_event_time(struct json_object *row, const char *event_time_text);
+void row_set_external_id(struct json_object *row, const char *external_id);
+
+/*
+ * Appends to d->rows a final transcript of call `call_id`: it replaces the
+ * call's live turns (op replace_segments). Returns its list of segments, to
+ * which segment_new() adds turn `seq` (1, 2, …), its columns set as on
+ * row_cols() and `data` (borrowed, may be NULL) kept as the turn's data.
+ */
+struct json_object *row_final_transcript(struct decoded *d, const char *call_id, const char *event_time_text,
+    bool is_test);
+struct json_object *segment_new(struct json_object *segments, int64_t seq, struct json_object *data);
 struct json_object *row_cols(struct json_object *row);
 void rows_add(struct decoded *d, struct json_object *row);
 void cols_set_str(struct json_object *cols, const char *column, const char *value);
