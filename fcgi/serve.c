@@ -151,7 +151,8 @@ serve_metrics(FCGX_Request *fr, const struct config *cfg)
 	char *text = metrics_render(metrics, spool_depth(cfg->spool_dir), nworkers,
 	    nworkers > 0 ? cfg->requests_in_flight : 1);
 
-	respond_as(fr, text ? 200 : 500, "text/plain; version=0.0.4", NULL, text ? text : "");
+	respond_as(fr, ch_err_http_status(text ? CH_OK : CH_ERR_NOMEM), "text/plain; version=0.0.4", NULL,
+	    text ? text : "");
 	free(text);
 }
 
@@ -161,29 +162,18 @@ ping(struct store *st, void *arg)
 	*(bool *)arg = store_ping(st) == CH_OK;
 }
 
-/* GET /hooks/-/health: the database answers and the spool is not backing up. */
+/* GET /hooks/-/health: the database answers and the spool is not backing up (health_verdict()). */
 static void
 health(FCGX_Request *fr, const struct config *cfg, struct batch *b)
 {
-	struct json_object *o = json_object_new_object(), *why = json_object_new_array();
-	long depth = spool_depth(cfg->spool_dir);
+	enum ch_err err;
+	char *body = NULL;
 	bool up = false;
 
 	batch_solo(b, ping, &up);
-	if (!up)
-		json_object_array_add(why, json_object_new_string("database unreachable"));
-	if (depth > 100)
-		json_object_array_add(why, json_object_new_string("spool backlog"));
-	json_object_object_add(o, "status", json_object_new_string(
-	    json_object_array_length(why) ? "unavailable" : "ok"));
-	json_object_object_add(o, "spooled", json_object_new_int64(depth < 0 ? 0 : depth));
-	if (json_object_array_length(why))
-		json_object_object_add(o, "reasons", why);
-	else
-		json_object_put(why);
-	respond(fr, json_object_object_length(o) > 2 ? 503 : 200,
-	    json_object_to_json_string_ext(o, JSON_OUT));
-	json_object_put(o);
+	err = health_verdict(up, spool_depth(cfg->spool_dir), &body);
+	respond(fr, ch_err_http_status(body != NULL ? err : CH_ERR_NOMEM), body != NULL ? body : "{}");
+	free(body);
 }
 
 static void

@@ -1,13 +1,15 @@
 /*
  * Request counters by source, vendor, outcome and status, a latency
  * histogram and reconnects, kept in shared memory so a scrape from any worker
- * reports the sum over all of them. Updates are atomic adds.
+ * reports the sum over all of them. Updates are atomic adds. Also the health
+ * check's policy.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <json-c/json.h>
 
 #include "core/metrics.h"
 
@@ -226,4 +228,27 @@ metrics_render(const struct metrics *m, long spool_depth, int workers, int in_fl
 	    in_flight, (unsigned long long)__atomic_load_n(&m->batches, __ATOMIC_RELAXED),
 	    (unsigned long long)__atomic_load_n(&m->batched, __ATOMIC_RELAXED));
 	return b;
+}
+
+enum ch_err
+health_verdict(bool db_up, long spool_depth, char **body)
+{
+	struct json_object *o = json_object_new_object(), *why = json_object_new_array();
+	bool backlog = spool_depth > HEALTH_SPOOL_BACKLOG;
+	const char *text;
+
+	if (!db_up)
+		json_object_array_add(why, json_object_new_string("database unreachable"));
+	if (backlog)
+		json_object_array_add(why, json_object_new_string("spool backlog"));
+	json_object_object_add(o, "status", json_object_new_string(!db_up || backlog ? "unavailable" : "ok"));
+	json_object_object_add(o, "spooled", json_object_new_int64(spool_depth < 0 ? 0 : spool_depth));
+	if (!db_up || backlog)
+		json_object_object_add(o, "reasons", why);
+	else
+		json_object_put(why);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	*body = text != NULL ? strdup(text) : NULL;
+	json_object_put(o);
+	return !db_up || backlog ? CH_ERR_UNAVAILABLE : CH_OK;
 }
