@@ -250,12 +250,14 @@ EOF
 callhook_run -c "$T/broken.conf" check >"$T/check-broken.out" 2>&1 && rc=0 || rc=$?
 is "$rc" 1 "callhook check fails on the broken config"
 L=$(grep -n '^\[source sec-broken\]$' "$T/broken.conf" | cut -d: -f1)
-is "$(head -n 6 "$T/check-broken.out")" "$T/broken.conf:$((L + 2)): unknown key \"tokn\" in [source sec-broken]
+# A refused value is not kept, so the source is left with no credentials, which is reported at its heading.
+is "$(head -n 7 "$T/check-broken.out")" "$T/broken.conf:$((L + 2)): unknown key \"tokn\" in [source sec-broken]
 $T/broken.conf:$((L + 3)): source sec-broken: header must be \"Name: value\"
 $T/broken.conf:$((L + 4)): source sec-broken: basic_auth must be \"user:password\"
 $T/broken.conf:$((L + 5)): unknown key \"X-Api-Key\" in [source sec-broken]
 $T/broken.conf:$((L + 6)): syntax error
-5 problems found" "the broken config's problems name the file, the line and what is wrong"
+$T/broken.conf:$L: source sec-broken: no credentials (set signing_key, token, header or basic_auth, or allow_unauthenticated = yes)
+6 problems found" "the broken config's problems name the file, the line and what is wrong"
 for b in "$B1" "$B2" "$B3" "$B4" "$B5"; do
 	is "$(grep -caF -- "$b" "$T/check-broken.out" || true)" 0 "callhook check on a broken config does not print the value ${b:0:13}…"
 done
