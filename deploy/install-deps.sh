@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install what callhook needs to build, test and run its demo on Debian 12, with apt-get; idempotent.
 # Installs only what is missing (and runs `apt-get update` only then); as root, or through sudo.
-# With --test, also what the test suite uses (sanitizers, fuzzers, valgrind, packaging, a browser, the
-# benchmark's load generator, Apache with mod_fcgid).
+# With --test, also what the test suite uses (sanitizers, fuzzers, valgrind, clang-format 14, packaging, a
+# browser, the benchmark's load generator, Apache with mod_fcgid).
 set -euo pipefail
 
 packages=(
@@ -14,7 +14,7 @@ packages=(
 )
 if [ "${1:-}" = --test ]; then
 	packages+=(
-		clang libclang-rt-14-dev valgrind python3 openssl git
+		clang libclang-rt-14-dev clang-format-14 valgrind python3 openssl git
 		mandoc debhelper dpkg-dev fakeroot lintian systemd
 		netcat-openbsd chromium wrk time sudo
 		apache2 libapache2-mod-fcgid

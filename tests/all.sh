@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The one test command: install dependencies, build with -Werror, run the unit tests, the layer check, the SQL
-# tests and every integration test. Each component's output is echoed and kept in tests/out/<name>.log. Lines
-# starting with "ok " pass and "not ok " fail; a component that exits non-zero without a "not ok" line counts as
-# one failure named after it. Ends with "N passed, M failed" and exits non-zero when M > 0.
+# The one test command: install dependencies, build with -Werror, run the unit tests, the layer and format
+# checks, the SQL tests and every integration test. Each component's output is echoed and kept in
+# tests/out/<name>.log. Lines starting with "ok " pass and "not ok " fail; a component that exits non-zero
+# without a "not ok" line counts as one failure named after it. Ends with "N passed, M failed" and exits
+# non-zero when M > 0.
 # Environment: CALLHOOK_SKIP_DEPS=1 skips deploy/install-deps.sh; CALLHOOK_TEST_TIMEOUT (seconds a component
 # may take, default 600).
 set -uo pipefail
@@ -58,6 +59,8 @@ fi
 # No file includes a header of a higher layer and no modules depend on each other; and that check can fail.
 component layers bash tests/layers.sh
 component layers-self-test bash tests/test_layers.sh
+# The C sources are laid out as .clang-format says.
+component format bash tests/format.sh
 if [ -f tests/sql/test_ingest.sh ]; then
 	component sql-ingest bash tests/sql/test_ingest.sh
 fi

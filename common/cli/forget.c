@@ -143,6 +143,7 @@ push_templates(char **v, size_t *n, const char *const *tpl, const char *nat)
 	return true;
 }
 
+/* clang-format off */
 /* National spellings of NANP numbers (3-3-4). */
 static const char *const nanp[] = {
 	"##########", "###-###-####", "(###) ###-####", "(###)###-####", "###.###.####", "### ### ####",
@@ -156,6 +157,7 @@ static const char *const au[] = {
 	"0#########", "0### ### ###", "+61 ### ### ###", "61 ### ### ###",
 	"0# #### ####", "(0#) #### ####", "0#-####-####", "+61 # #### ####", "61 # #### ####", NULL,
 };
+/* clang-format on */
 
 char **
 forget_formats(const char *e164)

@@ -330,8 +330,10 @@ static bool
 is_numeric_type(Oid t)
 {
 	switch (t) {
+	/* clang-format off */
 	case 20: case 21: case 23: case 26:   /* int8, int2, int4, oid */
 	case 700: case 701: case 1700:        /* float4, float8, numeric */
+	/* clang-format on */
 		return true;
 	}
 	return false;
@@ -636,12 +638,14 @@ nice_step(long long max)
 }
 
 #define NSTATUS 9
+/* clang-format off */
 static const char *const status_names[NSTATUS] = {
 	"completed", "missed", "voicemail", "busy", "failed", "in_progress", "ringing", "initiated", "unknown",
 };
 static const char *const status_colors[NSTATUS] = {
 	"#2e7d32", "#c62828", "#ef6c00", "#6a1b9a", "#546e7a", "#1565c0", "#64b5f6", "#b0bec5", "#9e9e9e",
 };
+/* clang-format on */
 
 struct day_counts {
 	const char *day;           /* borrowed from the chart's PGresult */

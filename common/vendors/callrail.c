@@ -132,11 +132,13 @@ static const struct cr_event cr_events[] = {
 	{ NULL, CR_CALL, NULL, ST_NONE, false },
 };
 
+/* clang-format off */
 static const char *const cr_path_events[] = {
 	"pre_call", "call_routing_complete", "post_call", "call_modified", "outbound_post_call",
 	"outbound_call_modified", "text_message_received", "text_message_sent", "form_submission",
 	NULL,
 };
+/* clang-format on */
 
 static const struct cr_event *
 find_event(const char *name)
