@@ -88,8 +88,7 @@ cmd_migrate(const struct opts *o)
 		config_free(cfg);
 		return 1;
 	}
-	conninfo = o->conninfo ? o->conninfo : cfg->migrate_conninfo ? cfg->migrate_conninfo :
-	    cfg->conninfo;
+	conninfo = o->conninfo ? o->conninfo : cfg->migrate_conninfo ? cfg->migrate_conninfo : cfg->conninfo;
 	rc = migrate_run(conninfo) == CH_OK ? 0 : 1;
 	config_free(cfg);
 	return rc;
@@ -111,8 +110,7 @@ print_sources(const struct config *cfg)
 		for (j = 0; s->vendor->path_events && s->vendor->path_events[j]; j++)
 			printf(" /hooks/%s/%s", s->name, s->vendor->path_events[j]);
 		if (s->vendor->other_events_ignored)
-			printf(" (any other /hooks/%s/<event> is answered 200 and stored as ignored)",
-			    s->name);
+			printf(" (any other /hooks/%s/<event> is answered 200 and stored as ignored)", s->name);
 		printf("\n");
 	}
 }
@@ -141,12 +139,16 @@ cmd_check(const struct opts *o)
 	print_sources(cfg);
 	v = migrate_current(cfg->conninfo);
 	if (v < 0) {
-		fprintf(stderr, "%s: database: cannot read the schema (is it reachable, and has "
-		    "\"callhook migrate\" run?)\n", cfg->path);
+		fprintf(stderr,
+		    "%s: database: cannot read the schema (is it reachable, and has "
+		    "\"callhook migrate\" run?)\n",
+		    cfg->path);
 		problems++;
 	} else if (v < latest_migration()) {
-		fprintf(stderr, "%s: database: schema version %d, this callhook needs %d: run "
-		    "\"callhook migrate\"\n", cfg->path, v, latest_migration());
+		fprintf(stderr,
+		    "%s: database: schema version %d, this callhook needs %d: run "
+		    "\"callhook migrate\"\n",
+		    cfg->path, v, latest_migration());
 		problems++;
 	} else
 		printf("database: schema version %d, up to date\n", v);

@@ -35,15 +35,15 @@
 
 #define MAX_WORKERS 256
 #define STOP_GRACE_S 30
-#define DRAIN_BUDGET_MS 500     /* the longest the parent drains before it looks at its workers */
-#define BATCH_MAX_COUNT 32      /* deliveries in one transaction */
-#define BATCH_MAX_BYTES (4 * 1024 * 1024)      /* of their bodies and rows (the first always goes) */
+#define DRAIN_BUDGET_MS 500               /* the longest the parent drains before it looks at its workers */
+#define BATCH_MAX_COUNT 32                /* deliveries in one transaction */
+#define BATCH_MAX_BYTES (4 * 1024 * 1024) /* of their bodies and rows (the first always goes) */
 
 static volatile sig_atomic_t got_term, got_hup;
-static struct metrics *metrics;         /* shared by all workers */
+static struct metrics *metrics; /* shared by all workers */
 static int nworkers;
-static int stop_fd = -1;                /* a worker's pipe, written on SIGTERM: wakes every request thread */
-static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;        /* as libfcgi's threaded example */
+static int stop_fd = -1; /* a worker's pipe, written on SIGTERM: wakes every request thread */
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER; /* as libfcgi's threaded example */
 
 static void
 on_signal(int sig)
@@ -59,10 +59,10 @@ on_signal(int sig)
 /* What the request threads of one process share; all borrowed. */
 struct worker {
 	int listen_fd;
-	int wake_fd;                    /* readable once SIGTERM arrived */
+	int wake_fd; /* readable once SIGTERM arrived */
 	const struct config *cfg;
 	struct batch *batch;
-	bool drains;                    /* -w 0: this process replays the spool too */
+	bool drains; /* -w 0: this process replays the spool too */
 };
 
 static int64_t
@@ -90,8 +90,7 @@ read_body(FCGX_Request *fr, struct request *req)
 	if ((req->body = malloc(req->content_length + 1)) == NULL)
 		return CH_ERR_NOMEM;
 	while (req->body_len < req->content_length) {
-		n = FCGX_GetStr(req->body + req->body_len, (int)(req->content_length - req->body_len),
-		    fr->in);
+		n = FCGX_GetStr(req->body + req->body_len, (int)(req->content_length - req->body_len), fr->in);
 		if (n <= 0)
 			break;
 		req->body_len += n;
@@ -127,8 +126,10 @@ reason_phrase(int status)
 static void
 respond_as(FCGX_Request *fr, int status, const char *type, const char *allow, const char *body)
 {
-	FCGX_FPrintF(fr->out, "Status: %d %s\r\nContent-Type: %s\r\n"
-	    "Cache-Control: no-store\r\n", status, reason_phrase(status), type);
+	FCGX_FPrintF(fr->out,
+	    "Status: %d %s\r\nContent-Type: %s\r\n"
+	    "Cache-Control: no-store\r\n",
+	    status, reason_phrase(status), type);
 	if (status == 503)
 		FCGX_FPrintF(fr->out, "Retry-After: 30\r\n");
 	if (status == 401)
@@ -184,8 +185,8 @@ log_request(const struct request *req, int status, double ms)
 	log_escape(req->event_name ? req->event_name : req->event ? req->event : "-", ev, sizeof(ev));
 	log_msg(LOG_INFO, "request: source=%s event=%s outcome=%s status=%d ms=%.1f delivery=%lld",
 	    req->source ? req->source->name : "-", ev,
-	    req->err == CH_OK || req->err == CH_ERR_BAD_BODY ? outcome_name(req->outcome) : "-",
-	    status, ms, (long long)req->delivery_id);
+	    req->err == CH_OK || req->err == CH_ERR_BAD_BODY ? outcome_name(req->outcome) : "-", status, ms,
+	    (long long)req->delivery_id);
 }
 
 static void
@@ -213,9 +214,9 @@ handle(FCGX_Request *fr, const struct config *cfg, struct batch *b)
 	request_allow(&req, allow, sizeof(allow));
 	respond_as(fr, status, "application/json", allow, body ? body : "{}");
 	log_request(&req, status, mono_ms() - t0);
-	metrics_observe(metrics, req.source ? req.source->name : NULL,
-	    req.vendor ? req.vendor->name : NULL, req.err == CH_OK || req.err == CH_ERR_BAD_BODY ?
-	    outcome_name(req.outcome) : "-", status, (mono_ms() - t0) / 1e3);
+	metrics_observe(metrics, req.source ? req.source->name : NULL, req.vendor ? req.vendor->name : NULL,
+	    req.err == CH_OK || req.err == CH_ERR_BAD_BODY ? outcome_name(req.outcome) : "-", status,
+	    (mono_ms() - t0) / 1e3);
 	free(body);
 	request_free(&req);
 }
@@ -284,7 +285,7 @@ request_thread(void *arg)
 		rc = FCGX_Accept_r(&fr);
 		pthread_mutex_unlock(&accept_lock);
 		if (rc < 0)
-			continue;       /* another thread or worker took it */
+			continue; /* another thread or worker took it */
 		handle(&fr, w->cfg, w->batch);
 		FCGX_Finish_r(&fr);
 	}
@@ -324,8 +325,8 @@ serve_requests(int listen_fd, const struct config *cfg, int threads, bool drains
 		store_free(st);
 		return 1;
 	}
-	if ((w.batch = batch_new(st, BATCH_MAX_COUNT, BATCH_MAX_BYTES, cfg->delivery_budget_ms,
-	    metrics)) == NULL) {
+	if ((w.batch = batch_new(st, BATCH_MAX_COUNT, BATCH_MAX_BYTES, cfg->delivery_budget_ms, metrics)) ==
+	    NULL) {
 		store_free(st);
 		close(wake[0]);
 		close(wake[1]);
@@ -397,11 +398,10 @@ reap(struct pool *p, bool restart)
 			log_msg(LOG_WARNING, "worker %d was terminated by signal %d", (int)pid,
 			    WTERMSIG(status));
 		else if (WEXITSTATUS(status) != 0)
-			log_msg(LOG_WARNING, "worker %d exited with status %d", (int)pid,
-			    WEXITSTATUS(status));
+			log_msg(LOG_WARNING, "worker %d exited with status %d", (int)pid, WEXITSTATUS(status));
 		if (restart) {
 			if (time(NULL) - p->started[slot] < 1)
-				sleep(1);       /* a worker that dies at once must not spin */
+				sleep(1); /* a worker that dies at once must not spin */
 			spawn(p, slot);
 		}
 	}
@@ -544,7 +544,8 @@ open_listener(const char *spec)
 		return 3;
 	if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
 		return 0;
-	log_msg(LOG_ERROR, "no listening socket: use -s unix:PATH or -s HOST:PORT, or start under "
+	log_msg(LOG_ERROR,
+	    "no listening socket: use -s unix:PATH or -s HOST:PORT, or start under "
 	    "systemd or spawn-fcgi");
 	return -1;
 }
@@ -557,7 +558,8 @@ serve(struct config *cfg, const char *listen_spec, int workers)
 	int rc;
 
 	if (geteuid() == 0) {
-		log_msg(LOG_ERROR, "refusing to run as root: start serve as an unprivileged user "
+		log_msg(LOG_ERROR,
+		    "refusing to run as root: start serve as an unprivileged user "
 		    "(systemd User=, spawn-fcgi -u)");
 		config_free(cfg);
 		return 2;

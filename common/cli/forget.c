@@ -25,9 +25,8 @@
 #include "ingest/spool.h"
 #include "vendors/vendor.h"
 
-#define FORGET_SQL \
-	"SELECT item, n FROM callhook.forget_number($1::text[], $2, $3, $4::boolean)"
-#define LOCK_WAIT_S 10          /* how long forget waits for a running spool drain */
+#define FORGET_SQL "SELECT item, n FROM callhook.forget_number($1::text[], $2, $3, $4::boolean)"
+#define LOCK_WAIT_S 10 /* how long forget waits for a running spool drain */
 #define MAX_FORMATS 160
 
 /* A spool file that carries the number. */
@@ -226,8 +225,9 @@ number_hmac(const char *key, const char *e164, char out[65])
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
 
-	if (HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)e164, strlen(e164), md,
-	    &mdlen) == NULL || mdlen != 32)
+	if (HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)e164, strlen(e164), md, &mdlen) ==
+		NULL ||
+	    mdlen != 32)
 		return false;
 	for (i = 0; i < mdlen; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
@@ -473,7 +473,8 @@ forget_all(PGconn *conn, struct run *run)
 	if (!db_command(conn, "COMMIT"))
 		return false;
 	if (!remove_hits(&run->spool)) {
-		fprintf(stderr, "callhook: the database part is done; remove the files above, or run forget "
+		fprintf(stderr,
+		    "callhook: the database part is done; remove the files above, or run forget "
 		    "again\n");
 		return false;
 	}
@@ -510,7 +511,7 @@ connect_owner(const struct config *cfg)
 {
 	const char *keys[] = { "dbname", "fallback_application_name", NULL };
 	const char *vals[] = { cfg->migrate_conninfo ? cfg->migrate_conninfo : cfg->conninfo,
-	    "callhook-forget", NULL };
+		"callhook-forget", NULL };
 	PGconn *conn = PQconnectdbParams(keys, vals, 1);
 
 	if (PQstatus(conn) != CONNECTION_OK) {
@@ -533,8 +534,10 @@ prepare(const struct config *cfg, const char *number, char e164[17], struct run 
 	}
 	run->e164 = e164;
 	if (!run->dry_run && (cfg->erasure_key == NULL || *cfg->erasure_key == '\0')) {
-		fprintf(stderr, "callhook: forget: set erasure_key in [database] of %s (a secret that keys "
-		    "the number's hash in callhook.erasures)\n", cfg->path);
+		fprintf(stderr,
+		    "callhook: forget: set erasure_key in [database] of %s (a secret that keys "
+		    "the number's hash in callhook.erasures)\n",
+		    cfg->path);
 		return false;
 	}
 	if (!run->dry_run && !number_hmac(cfg->erasure_key, e164, run->hmac)) {

@@ -21,8 +21,7 @@ quiet_notice(void *arg, const char *message)
 static PGconn *
 connect_db(const char *conninfo)
 {
-	const struct db_params p = { .conninfo = conninfo, .app = "callhook-migrate",
-	    .connect_timeout_s = 10 };
+	const struct db_params p = { .conninfo = conninfo, .app = "callhook-migrate", .connect_timeout_s = 10 };
 	char why[512];
 	PGconn *conn = db_connect(&p, why, sizeof(why));
 
@@ -55,8 +54,8 @@ applied(PGconn *conn, int version, bool *yes)
 	PGresult *r;
 
 	snprintf(v, sizeof(v), "%d", version);
-	r = PQexecParams(conn, "SELECT 1 FROM callhook.migrations WHERE version = $1", 1, NULL, p,
-	    NULL, NULL, 0);
+	r = PQexecParams(conn, "SELECT 1 FROM callhook.migrations WHERE version = $1", 1, NULL, p, NULL, NULL,
+	    0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "callhook: reading callhook.migrations failed: %s", PQerrorMessage(conn));
 		PQclear(r);
@@ -76,8 +75,8 @@ record(PGconn *conn, const struct migration *m)
 	bool ok;
 
 	snprintf(v, sizeof(v), "%d", m->version);
-	r = PQexecParams(conn, "INSERT INTO callhook.migrations (version, name) VALUES ($1, $2)", 2,
-	    NULL, p, NULL, NULL, 0);
+	r = PQexecParams(conn, "INSERT INTO callhook.migrations (version, name) VALUES ($1, $2)", 2, NULL, p,
+	    NULL, NULL, 0);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		fprintf(stderr, "callhook: recording migration failed: %s", PQerrorMessage(conn));
@@ -93,9 +92,10 @@ apply_all(PGconn *conn, int *count)
 
 	if (!exec_ok(conn, MIGRATE_LOCK, "taking the migration lock") ||
 	    !exec_ok(conn, "CREATE SCHEMA IF NOT EXISTS callhook", "creating schema callhook") ||
-	    !exec_ok(conn, "CREATE TABLE IF NOT EXISTS callhook.migrations (version int PRIMARY KEY, "
-	    "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-	    "creating callhook.migrations"))
+	    !exec_ok(conn,
+		"CREATE TABLE IF NOT EXISTS callhook.migrations (version int PRIMARY KEY, "
+		"name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+		"creating callhook.migrations"))
 		return false;
 	for (m = migrations; m->name != NULL; m++) {
 		if (!applied(conn, m->version, &done))
@@ -119,8 +119,7 @@ migrate_run(const char *conninfo)
 
 	if (conn == NULL)
 		return CH_ERR_DB_DOWN;
-	ok = exec_ok(conn, "BEGIN", "BEGIN") && apply_all(conn, &count) &&
-	    exec_ok(conn, "COMMIT", "COMMIT");
+	ok = exec_ok(conn, "BEGIN", "BEGIN") && apply_all(conn, &count) && exec_ok(conn, "COMMIT", "COMMIT");
 	if (!ok)
 		PQclear(PQexec(conn, "ROLLBACK"));
 	else if (count == 0)

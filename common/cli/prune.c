@@ -106,8 +106,8 @@ usage:
 int
 prune_main(const struct config *cfg, int argc, char **argv)
 {
-	const struct db_params p = { .conninfo = cfg->migrate_conninfo ? cfg->migrate_conninfo :
-	    cfg->conninfo, .app = "callhook-prune" };
+	const struct db_params p = { .conninfo = cfg->migrate_conninfo ? cfg->migrate_conninfo : cfg->conninfo,
+		.app = "callhook-prune" };
 	bool dry_run = false, ok;
 	char why[512];
 	PGconn *conn;
@@ -126,8 +126,10 @@ prune_main(const struct config *cfg, int argc, char **argv)
 	else
 		db_command(conn, "ROLLBACK");
 	if (ok)
-		printf("%s\n", dry_run ? "dry run: nothing was removed" :
-		    "done (the space of emptied bodies is reused after VACUUM; dropped partitions' at once)");
+		printf("%s\n",
+		    dry_run ?
+			"dry run: nothing was removed" :
+			"done (the space of emptied bodies is reused after VACUUM; dropped partitions' at once)");
 	PQfinish(conn);
 	return ok ? 0 : 1;
 }
@@ -138,8 +140,10 @@ ensure_partitions(const struct config *cfg)
 {
 	char lock[16], stmt[16], ahead[16], why[512];
 	const char *const settings[] = { "lock_timeout", lock, "statement_timeout", stmt, NULL };
-	const struct db_params p = { .conninfo = cfg->conninfo, .app = "callhook-partitions",
-	    .connect_timeout_s = cfg->connect_timeout_s, .settings = settings };
+	const struct db_params p = { .conninfo = cfg->conninfo,
+		.app = "callhook-partitions",
+		.connect_timeout_s = cfg->connect_timeout_s,
+		.settings = settings };
 	const char *v[1] = { ahead };
 	PGconn *conn;
 	PGresult *r;
@@ -158,8 +162,9 @@ ensure_partitions(const struct config *cfg)
 	if (!ok)
 		log_msg(LOG_WARNING, "could not create delivery partitions: SQLSTATE %s: %s",
 		    PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "08000",
-		    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) :
-		    "no answer");
+		    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ?
+			PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) :
+			"no answer");
 	else if (atoi(PQgetvalue(r, 0, 0)) > 0)
 		log_msg(LOG_INFO, "created %s delivery partition(s)", PQgetvalue(r, 0, 0));
 	PQclear(r);

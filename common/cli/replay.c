@@ -29,7 +29,7 @@
 	"SELECT outcome, prior_outcome, notices FROM callhook.replay_delivery($1, $2, $3, $4::jsonb)"
 
 struct filters {
-	const char *v[8];       /* $2..$8 of SELECT_SQL, NULL when not given */
+	const char *v[8]; /* $2..$8 of SELECT_SQL, NULL when not given */
 	bool dry_run;
 	bool verbose;
 };
@@ -41,7 +41,8 @@ struct tally {
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: callhook replay [--source NAME] [--vendor V] [--event E] [--outcome O]\n"
+	fprintf(fp,
+	    "usage: callhook replay [--source NAME] [--vendor V] [--event E] [--outcome O]\n"
 	    "                       [--since TIME] [--until TIME] [--delivery ID] [--dry-run] [-v]\n");
 }
 
@@ -118,8 +119,8 @@ raw_from_row(const PGresult *r, int i, struct raw_delivery *raw)
 
 /* Runs replay_delivery; false with the SQLSTATE in `state` when it raised. */
 static bool
-apply(PGconn *conn, const char *id, const char *outcome, const char *error, const char *rows,
-    char *prior, char state[6])
+apply(PGconn *conn, const char *id, const char *outcome, const char *error, const char *rows, char *prior,
+    char state[6])
 {
 	const char *v[4] = { id, outcome, error, rows };
 	PGresult *r = PQexecParams(conn, REPLAY_SQL, 4, NULL, v, NULL, NULL, 0);
@@ -129,8 +130,9 @@ apply(PGconn *conn, const char *id, const char *outcome, const char *error, cons
 		snprintf(prior, 16, "%s", PQgetvalue(r, 0, 1));
 		store_notify(conn, PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2));
 	} else
-		snprintf(state, 6, "%s", PQresultErrorField(r, PG_DIAG_SQLSTATE) ?
-		    PQresultErrorField(r, PG_DIAG_SQLSTATE) : "08000");
+		snprintf(state, 6, "%s",
+		    PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) :
+							      "08000");
 	PQclear(r);
 	return ok;
 }
@@ -195,8 +197,8 @@ replay_one(PGconn *conn, const struct config *cfg, const struct filters *f, cons
 }
 
 static bool
-replay_batch(PGconn *conn, const struct config *cfg, const struct filters *f, char *last,
-    struct tally *t, int *n)
+replay_batch(PGconn *conn, const struct config *cfg, const struct filters *f, char *last, struct tally *t,
+    int *n)
 {
 	const char *v[8] = { last, f->v[1], f->v[2], f->v[3], f->v[4], f->v[5], f->v[6], f->v[7] };
 	PGresult *r = PQexecParams(conn, SELECT_SQL, 8, NULL, v, NULL, NULL, 0);
@@ -251,10 +253,12 @@ replay_main(const struct config *cfg, int argc, char **argv)
 	while (ok && n > 0)
 		ok = replay_batch(conn, cfg, &f, last, &t, &n);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("%s %ld deliveries in %.2f s: %ld stored, %ld ignored, %ld rejected, %ld errors, "
-	    "%ld skipped, %ld changed outcome\n", f.dry_run ? "would replay" : "replayed", t.seen,
-	    (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, t.stored, t.ignored,
-	    t.rejected, t.errors, t.skipped, t.changed);
+	printf(
+	    "%s %ld deliveries in %.2f s: %ld stored, %ld ignored, %ld rejected, %ld errors, "
+	    "%ld skipped, %ld changed outcome\n",
+	    f.dry_run ? "would replay" : "replayed", t.seen,
+	    (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, t.stored, t.ignored, t.rejected,
+	    t.errors, t.skipped, t.changed);
 	PQfinish(conn);
 	return ok ? 0 : 1;
 }

@@ -25,9 +25,9 @@ enum chart { CHART_NONE, CHART_DAILY_STATUS, CHART_TRAFFIC_SOURCE };
 #define SOURCE_IS " ($3::text IS NULL OR source = $3::text)"
 
 struct report {
-	const char *name;      /* command-line name; the view is callhook.report_<name> */
+	const char *name; /* command-line name; the view is callhook.report_<name> */
 	const char *title;
-	const char *doc;       /* one line for the list and the HTML page */
+	const char *doc; /* one line for the list and the HTML page */
 	const char *sql;
 	enum chart chart;
 };
@@ -37,14 +37,15 @@ static const struct report reports[] = {
 	    "calls per UTC day, source, vendor and status, with the answered share and average talk time",
 	    "SELECT day, source, vendor, status, calls, answered, answer_rate, avg_talk_s"
 	    " FROM callhook.report_daily_calls WHERE" SINCE_UNTIL("day") " AND" SOURCE_IS
-	    " ORDER BY day, source, vendor, status",
+									 " ORDER BY day, source, vendor, status",
 	    CHART_DAILY_STATUS },
 	{ "missed_not_called_back", "Missed calls not called back",
 	    "missed and voicemail calls with no call back within 24 hours, oldest first",
 	    "SELECT started_at, source, caller_number, caller_name, tracking_number, tracker_name, status, age"
 	    " FROM callhook.report_missed_not_called_back"
-	    " WHERE" SINCE_UNTIL("pg_catalog.timezone('UTC', started_at)::date") " AND" SOURCE_IS
-	    " ORDER BY started_at, source, caller_number",
+	    " WHERE" SINCE_UNTIL(
+		"pg_catalog.timezone('UTC', started_at)::date") " AND" SOURCE_IS
+								" ORDER BY started_at, source, caller_number",
 	    CHART_NONE },
 	{ "attribution", "Calls by attribution",
 	    "inbound calls by traffic source, medium, campaign and UTM tags: first-time callers, answered,"
@@ -61,28 +62,26 @@ static const struct report reports[] = {
 	    " FROM callhook.report_trackers($1::date, $2::date, $3::text)"
 	    " ORDER BY calls DESC, source, tracker_name, tracking_number, tracker_external_id",
 	    CHART_NONE },
-	{ "messages_daily", "Text messages per day",
-	    "text messages per UTC day, source and direction",
+	{ "messages_daily", "Text messages per day", "text messages per UTC day, source and direction",
 	    "SELECT day, source, direction, messages"
 	    " FROM callhook.report_messages_daily WHERE" SINCE_UNTIL("day") " AND" SOURCE_IS
-	    " ORDER BY day, source, direction",
+									    " ORDER BY day, source, direction",
 	    CHART_NONE },
-	{ "usage", "Billing usage",
-	    "phone numbers, minutes and text messages per billing period and source",
+	{ "usage", "Billing usage", "phone numbers, minutes and text messages per billing period and source",
 	    "SELECT period_start, period_end, source, numbers, minutes, sms"
 	    " FROM callhook.report_usage"
 	    " WHERE ($1::date IS NULL OR period_end >= $1::date)"
 	    " AND ($2::date IS NULL OR period_start <= $2::date)"
-	    " AND" SOURCE_IS
-	    " ORDER BY period_start, period_end, source",
+	    " AND" SOURCE_IS " ORDER BY period_start, period_end, source",
 	    CHART_NONE },
 	{ "voicemails_waiting", "Voicemails",
 	    "every voicemail, newest first, with its transcript and whether it still waits for a call back",
 	    "SELECT received_at, source, caller_number, caller_name, tracking_number, tracker_name, duration_s,"
 	    " transcript, recording_url, call_external_id, called_back_at, waiting"
 	    " FROM callhook.report_voicemails_waiting"
-	    " WHERE" SINCE_UNTIL("pg_catalog.timezone('UTC', received_at)::date") " AND" SOURCE_IS
-	    " ORDER BY received_at DESC, source, call_external_id",
+	    " WHERE" SINCE_UNTIL(
+		"pg_catalog.timezone('UTC', received_at)::date") " AND" SOURCE_IS
+								 " ORDER BY received_at DESC, source, call_external_id",
 	    CHART_NONE },
 };
 #define NREPORTS (sizeof(reports) / sizeof(reports[0]))
@@ -90,11 +89,13 @@ static const struct report reports[] = {
 /* Calls per day and status for the stacked bars: one row per (day, status), empty days included. */
 static const char chart_daily_sql[] =
     "WITH r AS (SELECT day, coalesce(status, 'unknown') AS status, sum(calls)::bigint AS calls"
-    " FROM callhook.report_daily_calls WHERE" SINCE_UNTIL("day") " AND" SOURCE_IS " GROUP BY 1, 2)"
-    " SELECT g.d::date::text, r.status, r.calls"
-    " FROM pg_catalog.generate_series((SELECT min(day) FROM r)::timestamp,"
-    " (SELECT max(day) FROM r)::timestamp, interval '1 day') AS g(d)"
-    " LEFT JOIN r ON r.day = g.d::date ORDER BY 1, 2";
+    " FROM callhook.report_daily_calls WHERE" SINCE_UNTIL(
+	"day") " AND" SOURCE_IS
+	       " GROUP BY 1, 2)"
+	       " SELECT g.d::date::text, r.status, r.calls"
+	       " FROM pg_catalog.generate_series((SELECT min(day) FROM r)::timestamp,"
+	       " (SELECT max(day) FROM r)::timestamp, interval '1 day') AS g(d)"
+	       " LEFT JOIN r ON r.day = g.d::date ORDER BY 1, 2";
 
 /* Inbound calls per traffic source: the 15 largest, then the rest as "(other)". */
 static const char chart_traffic_sql[] =
@@ -156,7 +157,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	};
 	int ch, rc;
 
-	optind = 0;  /* GNU getopt: start over, argv[0] being "report" */
+	optind = 0; /* GNU getopt: start over, argv[0] being "report" */
 	while ((ch = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's': o->since = optarg; break;
@@ -249,15 +250,18 @@ exec_command(PGconn *conn, const char *sql, const char *what)
 }
 
 /* The report session: times in UTC and ISO styles, whatever the server's defaults. */
-static const char *const report_settings[] = { "TimeZone", "UTC", "DateStyle", "ISO",
-	"IntervalStyle", "postgres", NULL };
+static const char *const report_settings[] = { "TimeZone", "UTC", "DateStyle", "ISO", "IntervalStyle",
+	"postgres", NULL };
 
 struct pg_conn *
 report_connect(const char *conninfo, const char *app_name)
 {
 	/* client_encoding: the output is UTF-8 whatever the conninfo says */
-	const struct db_params p = { .conninfo = conninfo, .app = app_name, .connect_timeout_s = 10,
-	    .client_encoding = "UTF8", .settings = report_settings };
+	const struct db_params p = { .conninfo = conninfo,
+		.app = app_name,
+		.connect_timeout_s = 10,
+		.client_encoding = "UTF8",
+		.settings = report_settings };
 	char why[512];
 	PGconn *conn = db_connect(&p, why, sizeof(why));
 
@@ -283,8 +287,9 @@ run_query(PGconn *conn, const char *sql, const char *const *params, const char *
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "callhook report: %s: %s", what, PQerrorMessage(conn));
 		state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-		if (state != NULL && !strcmp(state, "42501"))   /* insufficient_privilege */
-			fprintf(stderr, "callhook report: the role of [database] conninfo may not read the "
+		if (state != NULL && !strcmp(state, "42501")) /* insufficient_privilege */
+			fprintf(stderr,
+			    "callhook report: the role of [database] conninfo may not read the "
 			    "reports: use a configuration (-c FILE) whose conninfo logs in as a role granted "
 			    "callhook_reader\n");
 		PQclear(r);
@@ -300,14 +305,15 @@ run_query(PGconn *conn, const char *sql, const char *const *params, const char *
 static bool
 normalize_dates(PGconn *conn, const char **params, char buf[2][32])
 {
-	PGresult *r = PQexecParams(conn, "SELECT $1::date::text, $2::date::text", 2, NULL, params, NULL,
-	    NULL, 0);
+	PGresult *r =
+	    PQexecParams(conn, "SELECT $1::date::text, $2::date::text", 2, NULL, params, NULL, NULL, 0);
 	int i;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "callhook report: invalid --since or --until: %s",
-		    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(r,
-		    PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(conn));
+		    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ?
+			PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) :
+			PQerrorMessage(conn));
 		if (PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY))
 			fputc('\n', stderr);
 		PQclear(r);
@@ -333,7 +339,7 @@ is_numeric_type(Oid t)
 	/* clang-format off */
 	case 20: case 21: case 23: case 26:   /* int8, int2, int4, oid */
 	case 700: case 701: case 1700:        /* float4, float8, numeric */
-	/* clang-format on */
+		/* clang-format on */
 		return true;
 	}
 	return false;
@@ -348,7 +354,7 @@ cell_value(const PGresult *r, int row, int col, enum format fmt)
 	if (PQgetisnull(r, row, col))
 		return NULL;
 	v = PQgetvalue(r, row, col);
-	if (PQftype(r, col) == 16)   /* bool */
+	if (PQftype(r, col) == 16) /* bool */
 		return fmt == FMT_CSV ? (*v == 't' ? "true" : "false") : (*v == 't' ? "yes" : "no");
 	return v;
 }
@@ -555,10 +561,12 @@ html_head(const struct opts *o, const char *const *params, bool many)
 	size_t i;
 
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime_r(&now, &tm));
-	printf("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	printf(
+	    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	    "<title>callhook reports</title>\n<style>\n%s</style>\n</head>\n<body>\n"
-	    "<h1>callhook reports</h1>\n<p class=\"meta\">Generated %s", html_style, when);
+	    "<h1>callhook reports</h1>\n<p class=\"meta\">Generated %s",
+	    html_style, when);
 	if (params[0] != NULL) {
 		fputs(" · since ", stdout);
 		html_escape(params[0]);
@@ -604,7 +612,7 @@ html_table(const PGresult *r)
 			if (is_numeric_type(PQftype(r, c)))
 				fputs("<td class=\"n\">", stdout);
 			else if (v != NULL && (strlen(v) > 40 || strchr(v, '\n') != NULL))
-				fputs("<td class=\"long\">", stdout);   /* wraps; short values never do */
+				fputs("<td class=\"long\">", stdout); /* wraps; short values never do */
 			else
 				fputs("<td>", stdout);
 			html_escape(v);
@@ -648,7 +656,7 @@ static const char *const status_colors[NSTATUS] = {
 /* clang-format on */
 
 struct day_counts {
-	const char *day;           /* borrowed from the chart's PGresult */
+	const char *day; /* borrowed from the chart's PGresult */
 	long long n[NSTATUS];
 	long long total;
 };
@@ -697,7 +705,8 @@ svg_y_axis(double left, double top, double plot_w, double plot_h, long long ymax
 
 	for (v = 0; v <= ymax; v += step) {
 		y = top + plot_h - plot_h * (double)v / (double)ymax;
-		printf("<line class=\"%s\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+		printf(
+		    "<line class=\"%s\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
 		    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%lld</text>\n",
 		    v == 0 ? "axis" : "grid", left, y, left + plot_w, y, left - 6, y + 4, v);
 	}
@@ -711,8 +720,10 @@ svg_legend(const bool *present, double x)
 	for (s = 0; s < NSTATUS; s++) {
 		if (!present[s])
 			continue;
-		printf("<rect x=\"%.1f\" y=\"8\" width=\"11\" height=\"11\" fill=\"%s\"/>"
-		    "<text x=\"%.1f\" y=\"18\">%s</text>\n", x, status_colors[s], x + 15, status_names[s]);
+		printf(
+		    "<rect x=\"%.1f\" y=\"8\" width=\"11\" height=\"11\" fill=\"%s\"/>"
+		    "<text x=\"%.1f\" y=\"18\">%s</text>\n",
+		    x, status_colors[s], x + 15, status_names[s]);
 		x += 15 + 6.5 * (double)strlen(status_names[s]) + 16;
 	}
 }
@@ -729,9 +740,10 @@ svg_day_bar(const struct day_counts *d, double x, double bw, double base, double
 			continue;
 		h = plot_h * (double)d->n[s] / (double)ymax;
 		y -= h;
-		printf("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
-		    "<title>%s %s: %lld</title></rect>\n", x, y, bw, h, status_colors[s], d->day,
-		    status_names[s], d->n[s]);
+		printf(
+		    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
+		    "<title>%s %s: %lld</title></rect>\n",
+		    x, y, bw, h, status_colors[s], d->day, status_names[s], d->n[s]);
 	}
 }
 
@@ -752,15 +764,18 @@ svg_daily(const struct day_counts *d, int ndays)
 	}
 	step = nice_step(max);
 	ymax = (max + step - 1) / step * step;
-	printf("<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
-	    "aria-label=\"Calls per day, stacked by status\">\n", SVG_W, height, SVG_W, height);
+	printf(
+	    "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
+	    "aria-label=\"Calls per day, stacked by status\">\n",
+	    SVG_W, height, SVG_W, height);
 	svg_legend(present, left);
 	svg_y_axis(left, top, plot_w, plot_h, ymax, step);
 	for (i = 0; i < ndays; i++) {
 		svg_day_bar(&d[i], left + slot * i + (slot - bw) / 2, bw, top + plot_h, plot_h, ymax);
 		if (i % every == 0)
 			printf("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
-			    left + slot * i + slot / 2, top + plot_h + 18, ndays > 12 ? d[i].day + 5 : d[i].day);
+			    left + slot * i + slot / 2, top + plot_h + 18,
+			    ndays > 12 ? d[i].day + 5 : d[i].day);
 	}
 	fputs("</svg>\n", stdout);
 }
@@ -797,8 +812,10 @@ svg_hbars(const PGresult *r)
 
 	for (i = 0; i < nt; i++)
 		max = atoll(PQgetvalue(r, i, 1)) > max ? atoll(PQgetvalue(r, i, 1)) : max;
-	printf("<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
-	    "aria-label=\"Calls by traffic source\">\n", SVG_W, height, SVG_W, height);
+	printf(
+	    "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
+	    "aria-label=\"Calls by traffic source\">\n",
+	    SVG_W, height, SVG_W, height);
 	printf("<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", label_w, top,
 	    label_w, height - top);
 	for (i = 0; i < nt; i++) {
@@ -878,7 +895,8 @@ print_reports(PGconn *conn, const struct opts *o, const struct report *rep, cons
 			print_csv(r);
 		else {
 			if (rep == NULL)
-				printf("%s== %s: %s ==\n", i > first ? "\n" : "", reports[i].name, reports[i].title);
+				printf("%s== %s: %s ==\n", i > first ? "\n" : "", reports[i].name,
+				    reports[i].title);
 			ok = print_text(r);
 		}
 		PQclear(r);
@@ -898,11 +916,13 @@ choose_report(const struct opts *o, const struct report **rep)
 		return 0;
 	}
 	if (o->name != NULL && strcmp(o->name, "all") != 0 && (*rep = find_report(o->name)) == NULL) {
-		fprintf(stderr, "callhook report: unknown report \"%s\"; callhook report lists them\n", o->name);
+		fprintf(stderr, "callhook report: unknown report \"%s\"; callhook report lists them\n",
+		    o->name);
 		return 2;
 	}
 	if (*rep == NULL && o->fmt == FMT_CSV) {
-		fprintf(stderr, "callhook report: CSV holds one report: name it (callhook report lists them)\n");
+		fprintf(stderr,
+		    "callhook report: CSV holds one report: name it (callhook report lists them)\n");
 		return 2;
 	}
 	return -1;
@@ -924,7 +944,8 @@ report_main(const struct config *cfg, int argc, char **argv)
 	params[0] = o.since;
 	params[1] = o.until;
 	params[2] = o.source;
-	if ((conn = report_connect(cfg->report_conninfo ? cfg->report_conninfo : cfg->conninfo, "callhook-report")) == NULL)
+	if ((conn = report_connect(cfg->report_conninfo ? cfg->report_conninfo : cfg->conninfo,
+		 "callhook-report")) == NULL)
 		return 1;
 	/* One snapshot for every report of the page, and nothing written by accident. */
 	ok = exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN") &&

@@ -30,15 +30,15 @@
 #include "cli/report.h"
 #include "cli/tail.h"
 
-#define POLL_MS 1000         /* read new deliveries at least this often */
-#define WAKE_MIN_MS 100      /* and, woken by NOTIFY, at most this often */
-#define GAP_WAIT_S 10        /* how long a missing id may hold the watermark */
-#define PRIME_WINDOW 1000    /* ids below the newest at start that may still commit */
-#define POLL_LIMIT 1000      /* rows per query; a full batch is followed by another at once */
-#define POLL_ROUNDS 50       /* batches per poll, so a flood cannot hold off the signals */
+#define POLL_MS 1000      /* read new deliveries at least this often */
+#define WAKE_MIN_MS 100   /* and, woken by NOTIFY, at most this often */
+#define GAP_WAIT_S 10     /* how long a missing id may hold the watermark */
+#define PRIME_WINDOW 1000 /* ids below the newest at start that may still commit */
+#define POLL_LIMIT 1000   /* rows per query; a full batch is followed by another at once */
+#define POLL_ROUNDS 50    /* batches per poll, so a flood cannot hold off the signals */
 #define XSTR(x) STR(x)
 #define STR(x) #x
-#define MAX_GAPS 64          /* ranges of missing ids looked for again per poll */
+#define MAX_GAPS 64 /* ranges of missing ids looked for again per poll */
 
 /* Columns of a delivery line: id, time, source, vendor, event, outcome, error. */
 #define DELIVERY_COLS \
@@ -55,9 +55,9 @@ static const char backlog_sql[] =
 static const char newest_sql[] = "SELECT coalesce(max(d.id), 0) FROM callhook.deliveries AS d";
 static const char known_sql[] = "SELECT d.id FROM callhook.deliveries AS d WHERE d.id > $1::bigint";
 /* Deliveries after $4, the highest id read so far. */
-static const char poll_sql[] =
-    "SELECT " DELIVERY_COLS ", " MATCHES " FROM callhook.deliveries AS d WHERE d.id > $4::bigint"
-    " ORDER BY d.id LIMIT " XSTR(POLL_LIMIT);
+static const char poll_sql[] = "SELECT " DELIVERY_COLS ", " MATCHES
+			       " FROM callhook.deliveries AS d WHERE d.id > $4::bigint"
+			       " ORDER BY d.id LIMIT " XSTR(POLL_LIMIT);
 /* Deliveries in the ranges $4[i]..$5[i] of ids that were missing below it. */
 static const char gaps_sql[] =
     "SELECT " DELIVERY_COLS ", " MATCHES
@@ -66,15 +66,15 @@ static const char gaps_sql[] =
 
 struct seen {
 	long long id;
-	time_t at;               /* when it was first read */
+	time_t at; /* when it was first read */
 };
 
 struct tail {
 	PGconn *conn;
-	const char *params[4];   /* $1 source, $2 vendor, $3 outcome, $4 a limit or the watermark */
+	const char *params[4]; /* $1 source, $2 vendor, $3 outcome, $4 a limit or the watermark */
 	char num[32];
-	long long low;           /* every delivery id ≤ low has been dealt with */
-	struct seen *seen;       /* ids > low already read, ascending */
+	long long low;     /* every delivery id ≤ low has been dealt with */
+	struct seen *seen; /* ids > low already read, ascending */
 	size_t nseen, cap;
 };
 
@@ -111,7 +111,7 @@ parse_args(int argc, char **argv, struct tail *t, long *n)
 	char *end;
 	int ch;
 
-	optind = 0;  /* GNU getopt: start over, argv[0] being "tail" */
+	optind = 0; /* GNU getopt: start over, argv[0] being "tail" */
 	while ((ch = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's': t->params[0] = optarg; break;
@@ -437,12 +437,12 @@ follow(struct tail *t, const sigset_t *waitmask)
 			if (got < 0 && !reconnect(t, waitmask))
 				break;
 			if (got > 0 && next > last + WAKE_MIN_MS)
-				next = last + WAKE_MIN_MS;   /* woken by NOTIFY: read soon */
+				next = last + WAKE_MIN_MS; /* woken by NOTIFY: read soon */
 			continue;
 		}
 		if (!poll_new(t)) {
 			if (PQstatus(t->conn) == CONNECTION_OK)
-				return false;   /* a query or output error, not the connection */
+				return false; /* a query or output error, not the connection */
 			if (!reconnect(t, waitmask))
 				break;
 		}
@@ -464,7 +464,8 @@ tail_main(const struct config *cfg, int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &t, &n)) != -1)
 		return rc;
-	if ((t.conn = report_connect(cfg->report_conninfo ? cfg->report_conninfo : cfg->conninfo, "callhook-tail")) == NULL)
+	if ((t.conn = report_connect(cfg->report_conninfo ? cfg->report_conninfo : cfg->conninfo,
+		 "callhook-tail")) == NULL)
 		return 1;
 	/* SIGINT and SIGTERM stay blocked but while waiting, so they end a wait, never a query. */
 	sigemptyset(&sa.sa_mask);
@@ -480,7 +481,7 @@ tail_main(const struct config *cfg, int argc, char **argv)
 	ok = command(&t, "LISTEN callhook") && backlog(&t, n) && follow(&t, &waitmask);
 	PQfinish(t.conn);
 	free(t.seen);
-	sigprocmask(SIG_SETMASK, &orig, NULL);   /* a pending signal reaches on_signal, harmlessly */
+	sigprocmask(SIG_SETMASK, &orig, NULL); /* a pending signal reaches on_signal, harmlessly */
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	return ok && !ferror(stdout) ? 0 : 1;

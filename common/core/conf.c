@@ -14,10 +14,12 @@
 #define CFG(field) offsetof(struct config, field)
 #define SRC(field) offsetof(struct source, field)
 /* An option without a range, and one with (OPT_INT, OPT_SIZE). */
+/* clang-format off */
 #define OPTION(section, name, type, off, def, doc) \
 	{ section, name, type, off, def, 0, 0, NULL, doc }
 #define RANGED(section, name, type, off, def, min, max, unit, doc) \
 	{ section, name, type, off, def, min, max, unit, doc }
+/* clang-format on */
 
 /*
  * Every option, once. Defaults are read like the file (so "1M", "no"), and
@@ -32,13 +34,13 @@ const struct config_option config_options[] = {
 	    "connection used by report and tail, a role granted callhook_reader (default: conninfo)"),
 	RANGED("database", "connect_timeout", OPT_INT, CFG(connect_timeout_s), "3", 2, 60, "seconds",
 	    "seconds serve waits for a connection to open (2 to 60); past it the request is spooled"),
-	RANGED("database", "lock_timeout", OPT_INT, CFG(lock_timeout_ms), "1000", 10, 60000,
-	    "milliseconds",
+	RANGED("database", "lock_timeout", OPT_INT, CFG(lock_timeout_ms), "1000", 10, 60000, "milliseconds",
 	    "milliseconds a statement of serve waits for a table or row lock (10 to 60000)"),
 	RANGED("database", "statement_timeout", OPT_INT, CFG(statement_timeout_ms), "5000", 100, 600000,
 	    "milliseconds", "milliseconds a statement of serve may run (100 to 600000)"),
 	RANGED("database", "delivery_budget_ms", OPT_INT, CFG(delivery_budget_ms), "3000", 100, 60000,
-	    "milliseconds", "milliseconds one delivery may spend on the database, retries included "
+	    "milliseconds",
+	    "milliseconds one delivery may spend on the database, retries included "
 	    "(100 to 60000); past it the delivery is spooled"),
 	OPTION("database", "erasure_key", OPT_SECRET, CFG(erasure_key), NULL,
 	    "secret key of the HMAC-SHA256 of each forgotten number in callhook.erasures; forget needs it"),
@@ -51,8 +53,7 @@ const struct config_option config_options[] = {
 	    "largest accepted request body; larger ones get 413 (suffix k, M)"),
 	OPTION("server", "spool_dir", OPT_TEXT, CFG(spool_dir), "/var/spool/callhook",
 	    "where requests wait while PostgreSQL is unreachable"),
-	RANGED("server", "route_timeout_ms", OPT_INT, CFG(route_timeout_ms), "2000", 10, 30000,
-	    "milliseconds",
+	RANGED("server", "route_timeout_ms", OPT_INT, CFG(route_timeout_ms), "2000", 10, 30000, "milliseconds",
 	    "bound on callhook.route_call() for CallScaler in-call hits; {} is answered past it "
 	    "(10 to 30000)"),
 	RANGED("server", "requests_in_flight", OPT_INT, CFG(requests_in_flight), "16", 1, 64, "number",
@@ -76,8 +77,8 @@ const struct config_option config_options[] = {
 struct parse {
 	struct config *cfg;
 	FILE *fp;
-	int line;               /* line most recently read */
-	struct source *cur;     /* the [source] being read, or NULL */
+	int line;           /* line most recently read */
+	struct source *cur; /* the [source] being read, or NULL */
 	char section[128];
 	bool section_ok;
 };
@@ -107,7 +108,9 @@ config_problem(struct config *cfg, int line, const char *fmt, ...)
 }
 
 /* Records a problem with a value at the current line, naming the source being read; true. */
-static bool PRINTF(2, 3)
+static bool refuse(struct parse *p, const char *fmt, ...) PRINTF(2, 3);
+
+static bool
 refuse(struct parse *p, const char *fmt, ...)
 {
 	char msg[512];
@@ -132,11 +135,17 @@ config_parse_size(const char *s)
 	errno = 0;
 	n = strtoll(s, &end, 10);
 	if (errno != 0 || end == s || n < 0 || n > CONFIG_SIZE_MAX)
-		return -1;      /* bounded before a suffix multiplies it */
+		return -1; /* bounded before a suffix multiplies it */
 	switch (tolower((unsigned char)*end)) {
 	case '\0': return n;
-	case 'k': n *= 1024; end++; break;
-	case 'm': n *= 1024 * 1024; end++; break;
+	case 'k':
+		n *= 1024;
+		end++;
+		break;
+	case 'm':
+		n *= 1024 * 1024;
+		end++;
+		break;
 	default: return -1;
 	}
 	if (*end == 'b' || *end == 'B')
@@ -272,19 +281,12 @@ set_option(struct parse *p, const struct config_option *o, const char *v)
 
 	switch (o->type) {
 	case OPT_TEXT:
-	case OPT_SECRET:
-		return set_str(field, v);
-	case OPT_INT:
-		return set_int(p, o, field, v);
-	case OPT_SIZE:
-		return set_size(p, o, field, v);
-	case OPT_BOOL:
-		return parse_bool(v, field) || refuse(p, "%s must be yes or no", o->name);
-	case OPT_VENDOR:
-		p->cur->vendor_line = p->line;
-		return set_str(field, v);
-	case OPT_HEADER:
-		return set_header(p, o, field, v);
+	case OPT_SECRET: return set_str(field, v);
+	case OPT_INT: return set_int(p, o, field, v);
+	case OPT_SIZE: return set_size(p, o, field, v);
+	case OPT_BOOL: return parse_bool(v, field) || refuse(p, "%s must be yes or no", o->name);
+	case OPT_VENDOR: p->cur->vendor_line = p->line; return set_str(field, v);
+	case OPT_HEADER: return set_header(p, o, field, v);
 	case OPT_USERPASS:
 		if (strchr(v, ':') == NULL)
 			return refuse(p, "%s must be \"user:password\"", o->name);
@@ -323,8 +325,7 @@ free_options(char *base, bool source)
 	const struct config_option *o;
 
 	for (o = config_options; o->name != NULL; o++)
-		if (in_source(o) == source && o->type != OPT_INT && o->type != OPT_SIZE &&
-		    o->type != OPT_BOOL)
+		if (in_source(o) == source && o->type != OPT_INT && o->type != OPT_SIZE && o->type != OPT_BOOL)
 			free(*(char **)(base + o->off));
 }
 
@@ -358,7 +359,8 @@ begin_source(struct parse *p, const char *name)
 	struct source *s;
 
 	if (!valid_source_name(name)) {
-		config_problem(cfg, p->line, "invalid source name \"%s\" (letters, digits, '-', '_', '.')", name);
+		config_problem(cfg, p->line, "invalid source name \"%s\" (letters, digits, '-', '_', '.')",
+		    name);
 		p->section_ok = false;
 		return true;
 	}
@@ -394,7 +396,7 @@ begin_section(struct parse *p, const char *line)
 	p->cur = NULL;
 	p->section_ok = true;
 	if (end == NULL)
-		return true;    /* inih reports it */
+		return true; /* inih reports it */
 	n = end - line - 1;
 	if (n >= sizeof(p->section))
 		n = sizeof(p->section) - 1;
@@ -464,8 +466,10 @@ check_sources(struct config *cfg)
 			config_problem(cfg, s->line, "source %s: missing vendor", s->name);
 		if (!s->signing_key && !s->token && !s->header_name && !s->basic_auth &&
 		    !s->allow_unauthenticated)
-			config_problem(cfg, s->line, "source %s: no credentials (set signing_key, token, header or "
-			    "basic_auth, or allow_unauthenticated = yes)", s->name);
+			config_problem(cfg, s->line,
+			    "source %s: no credentials (set signing_key, token, header or "
+			    "basic_auth, or allow_unauthenticated = yes)",
+			    s->name);
 	}
 }
 

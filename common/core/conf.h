@@ -10,38 +10,38 @@ struct vendor;
 
 struct source {
 	char *name;
-	char *vendor_name;      /* as written; NULL: no vendor line */
+	char *vendor_name; /* as written; NULL: no vendor line */
 	int vendor_line;
-	const struct vendor *vendor;    /* set by vendor_bind_sources(); NULL until then or if unknown */
-	char *signing_key;      /* CallRail HMAC key */
-	char *token;            /* ?token= or Authorization: Bearer */
-	char *header_name;      /* required header, e.g. "X-Api-Key" */
-	char *header_param;     /* its CGI name, e.g. "HTTP_X_API_KEY" */
+	const struct vendor *vendor; /* set by vendor_bind_sources(); NULL until then or if unknown */
+	char *signing_key;           /* CallRail HMAC key */
+	char *token;                 /* ?token= or Authorization: Bearer */
+	char *header_name;           /* required header, e.g. "X-Api-Key" */
+	char *header_param;          /* its CGI name, e.g. "HTTP_X_API_KEY" */
 	char *header_value;
-	char *basic_auth;       /* "user:password" */
+	char *basic_auth; /* "user:password" */
 	bool allow_unauthenticated;
-	int line;               /* line of the [source …] heading */
+	int line; /* line of the [source …] heading */
 };
 
 struct config {
 	char *path;
 	char *conninfo;
-	char *migrate_conninfo;  /* NULL: use conninfo */
-	char *report_conninfo;   /* NULL: use conninfo */
-	int connect_timeout_s;   /* serve's bounds on the database, see config_options[] */
+	char *migrate_conninfo; /* NULL: use conninfo */
+	char *report_conninfo;  /* NULL: use conninfo */
+	int connect_timeout_s;  /* serve's bounds on the database, see config_options[] */
 	int lock_timeout_ms;
 	int statement_timeout_ms;
 	int delivery_budget_ms;
-	char *erasure_key;       /* HMAC key of callhook.erasures; NULL: forget refuses */
-	int keep_bodies_days;    /* retention horizons of prune, in days; 0: keep forever */
+	char *erasure_key;    /* HMAC key of callhook.erasures; NULL: forget refuses */
+	int keep_bodies_days; /* retention horizons of prune, in days; 0: keep forever */
 	int keep_deliveries_days;
 	size_t max_body;
 	char *spool_dir;
-	int route_timeout_ms;    /* bound on callhook.route_call() */
-	int requests_in_flight;  /* request threads per serve worker (group commit) */
+	int route_timeout_ms;   /* bound on callhook.route_call() */
+	int requests_in_flight; /* request threads per serve worker (group commit) */
 	struct source *sources;
 	size_t nsources;
-	char **problems;         /* "FILE:LINE: message" */
+	char **problems; /* "FILE:LINE: message" */
 	size_t nproblems;
 };
 
@@ -50,14 +50,14 @@ struct config {
 
 /* What an option's value is: how it is read, checked and stored. */
 enum option_type {
-	OPT_TEXT,               /* any text (char *) */
-	OPT_SECRET,             /* any text (char *), never shown */
-	OPT_INT,                /* a whole number from min to max (int) */
-	OPT_SIZE,               /* bytes from min to max, with an optional k or M suffix (size_t) */
-	OPT_BOOL,               /* yes or no; also true/false, on/off, 1/0 (bool) */
-	OPT_VENDOR,             /* a vendor's name (char *), its line in vendor_line */
-	OPT_HEADER,             /* secret "Name: value": the value (char *), header_name, header_param */
-	OPT_USERPASS,           /* secret "user:password" (char *) */
+	OPT_TEXT,     /* any text (char *) */
+	OPT_SECRET,   /* any text (char *), never shown */
+	OPT_INT,      /* a whole number from min to max (int) */
+	OPT_SIZE,     /* bytes from min to max, with an optional k or M suffix (size_t) */
+	OPT_BOOL,     /* yes or no; also true/false, on/off, 1/0 (bool) */
+	OPT_VENDOR,   /* a vendor's name (char *), its line in vendor_line */
+	OPT_HEADER,   /* secret "Name: value": the value (char *), header_name, header_param */
+	OPT_USERPASS, /* secret "user:password" (char *) */
 };
 
 /*
@@ -66,14 +66,14 @@ enum option_type {
  * callhook.conf(5) to it.
  */
 struct config_option {
-	const char *section;    /* "database", "server" or "source" */
+	const char *section; /* "database", "server" or "source" */
 	const char *name;
 	enum option_type type;
-	size_t off;             /* of the field in struct config, or in struct source for "source" */
-	const char *def;        /* default, as it would be written in the file; NULL: none */
-	long long min, max;     /* OPT_INT and OPT_SIZE */
-	const char *unit;       /* OPT_INT: what it counts, as callhook.conf(5) names the value */
-	const char *doc;        /* one line, also in the sample config */
+	size_t off;         /* of the field in struct config, or in struct source for "source" */
+	const char *def;    /* default, as it would be written in the file; NULL: none */
+	long long min, max; /* OPT_INT and OPT_SIZE */
+	const char *unit;   /* OPT_INT: what it counts, as callhook.conf(5) names the value */
+	const char *doc;    /* one line, also in the sample config */
 };
 extern const struct config_option config_options[];
 

@@ -11,15 +11,15 @@
 
 #include "core/convert.h"
 
-#define USEC_PER_SEC	INT64_C(1000000)
-#define SEC_PER_DAY	INT64_C(86400)
+#define USEC_PER_SEC INT64_C(1000000)
+#define SEC_PER_DAY INT64_C(86400)
 /* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z: the only years we format. */
-#define TIME_MIN_SEC	INT64_C(-62135596800)
-#define TIME_MAX_SEC	INT64_C(253402300799)
-#define TIME_MIN_USEC	(TIME_MIN_SEC * USEC_PER_SEC)
-#define TIME_MAX_USEC	(TIME_MAX_SEC * USEC_PER_SEC + 999999)
-#define TIME_TEXT_MAX	64	/* longest time string worth parsing */
-#define NUMERIC_MAX	40	/* longest numeric text accepted */
+#define TIME_MIN_SEC INT64_C(-62135596800)
+#define TIME_MAX_SEC INT64_C(253402300799)
+#define TIME_MIN_USEC (TIME_MIN_SEC * USEC_PER_SEC)
+#define TIME_MAX_USEC (TIME_MAX_SEC * USEC_PER_SEC + 999999)
+#define TIME_TEXT_MAX 64 /* longest time string worth parsing */
+#define NUMERIC_MAX 40   /* longest numeric text accepted */
 
 static bool
 is_space(unsigned char c)
@@ -107,8 +107,7 @@ str_bytes(struct json_object *in, const char **s, size_t *len, const char **why)
 static bool
 int_saturated(struct json_object *v)
 {
-	return json_object_get_int64(v) == INT64_MIN ||
-	    json_object_get_uint64(v) == UINT64_MAX;
+	return json_object_get_int64(v) == INT64_MIN || json_object_get_uint64(v) == UINT64_MAX;
 }
 
 bool
@@ -145,11 +144,17 @@ conv_utf8_valid(const char *s, size_t len)
 			continue;
 		}
 		if (*p >= 0xC2 && *p <= 0xDF) {
-			n = 1; cp = *p & 0x1F; min = 0x80;
+			n = 1;
+			cp = *p & 0x1F;
+			min = 0x80;
 		} else if ((*p & 0xF0) == 0xE0) {
-			n = 2; cp = *p & 0x0F; min = 0x800;
+			n = 2;
+			cp = *p & 0x0F;
+			min = 0x800;
 		} else if (*p >= 0xF0 && *p <= 0xF4) {
-			n = 3; cp = *p & 0x07; min = 0x10000;
+			n = 3;
+			cp = *p & 0x07;
+			min = 0x10000;
 		} else
 			return false;
 		if ((size_t)(end - p) <= n)
@@ -215,10 +220,8 @@ conv_text(struct json_object *in, struct json_object **out, const char **why)
 			return bad(why, "integer out of range");
 		/* FALLTHROUGH */
 	case json_type_double:
-	case json_type_boolean:
-		return give(json_object_new_string(json_object_get_string(in)), out, why);
-	default:
-		return bad(why, "expected a string");
+	case json_type_boolean: return give(json_object_new_string(json_object_get_string(in)), out, why);
+	default: return bad(why, "expected a string");
 	}
 }
 
@@ -235,8 +238,7 @@ conv_bool(struct json_object *in, struct json_object **out, const char **why)
 	if (conv_is_absent(in))
 		return CONV_ABSENT;
 	switch (json_object_get_type(in)) {
-	case json_type_boolean:
-		return give(json_object_new_boolean(json_object_get_boolean(in)), out, why);
+	case json_type_boolean: return give(json_object_new_boolean(json_object_get_boolean(in)), out, why);
 	case json_type_int:
 		v = json_object_get_int64(in);
 		if (v != 0 && v != 1)
@@ -253,8 +255,7 @@ conv_bool(struct json_object *in, struct json_object **out, const char **why)
 				return give(json_object_new_boolean(0), out, why);
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 	return bad(why, "expected a boolean");
 }
@@ -294,7 +295,7 @@ parse_int32(const char *s, size_t len, int32_t *v)
 static enum conv_res
 int_from_double(double d, int32_t *v, const char **why)
 {
-	if (d != d)	/* NaN */
+	if (d != d) /* NaN */
 		return bad(why, "expected an integer");
 	if (d < (double)INT32_MIN || d > (double)INT32_MAX)
 		return bad(why, "integer out of range");
@@ -335,8 +336,7 @@ conv_int(struct json_object *in, struct json_object **out, const char **why)
 		if (rc == -1)
 			return bad(why, "expected an integer");
 		break;
-	default:
-		return bad(why, "expected an integer");
+	default: return bad(why, "expected an integer");
 	}
 	return give(json_object_new_int(v), out, why);
 }
@@ -405,8 +405,7 @@ conv_numeric(struct json_object *in, struct json_object **out, const char **why)
 		trim(&s, &len);
 		exp = false;
 		break;
-	default:
-		return bad(why, "expected a number");
+	default: return bad(why, "expected a number");
 	}
 	if (!is_decimal(s, len, exp))
 		return bad(why, "expected a number");
@@ -498,9 +497,8 @@ parse_ymd(const char **p, int64_t *days)
 {
 	int y, m, d;
 
-	if (fixed_digits(p, 4, &y) == -1 || *(*p)++ != '-' ||
-	    fixed_digits(p, 2, &m) == -1 || *(*p)++ != '-' ||
-	    fixed_digits(p, 2, &d) == -1)
+	if (fixed_digits(p, 4, &y) == -1 || *(*p)++ != '-' || fixed_digits(p, 2, &m) == -1 ||
+	    *(*p)++ != '-' || fixed_digits(p, 2, &d) == -1)
 		return -1;
 	if (y < 1 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
 		return -1;
@@ -514,9 +512,8 @@ parse_hms(const char **p, int64_t *secs)
 {
 	int h, mi, s;
 
-	if (fixed_digits(p, 2, &h) == -1 || *(*p)++ != ':' ||
-	    fixed_digits(p, 2, &mi) == -1 || *(*p)++ != ':' ||
-	    fixed_digits(p, 2, &s) == -1)
+	if (fixed_digits(p, 2, &h) == -1 || *(*p)++ != ':' || fixed_digits(p, 2, &mi) == -1 ||
+	    *(*p)++ != ':' || fixed_digits(p, 2, &s) == -1)
 		return -1;
 	if (h > 23 || mi > 59 || s > 60)
 		return -1;
@@ -563,8 +560,7 @@ parse_iso(const char *p, int64_t *usec)
 	if (*p != 'T' && *p != 't' && *p != ' ')
 		return -1;
 	p++;
-	if (parse_hms(&p, &secs) == -1 || fraction(&p, &us) == -1 ||
-	    parse_zone(p, &off) == -1)
+	if (parse_hms(&p, &secs) == -1 || fraction(&p, &us) == -1 || parse_zone(p, &off) == -1)
 		return -1;
 	secs += days * SEC_PER_DAY - off;
 	if (secs < TIME_MIN_SEC || secs > TIME_MAX_SEC)
@@ -604,9 +600,8 @@ conv_parse_time(const char *s, int64_t *usec)
 {
 	if (s == NULL)
 		return -1;
-	if (is_digit((unsigned char)s[0]) && is_digit((unsigned char)s[1]) &&
-	    is_digit((unsigned char)s[2]) && is_digit((unsigned char)s[3]) &&
-	    s[4] == '-')
+	if (is_digit((unsigned char)s[0]) && is_digit((unsigned char)s[1]) && is_digit((unsigned char)s[2]) &&
+	    is_digit((unsigned char)s[3]) && s[4] == '-')
 		return parse_iso(s, usec);
 	return parse_unix(s, usec);
 }
@@ -696,7 +691,7 @@ time_from_double(struct json_object *in, int64_t *usec)
 		return 0;
 	if (!(d >= 0 && d < (double)(TIME_MAX_SEC + 1)))
 		return -1;
-	*usec = (int64_t)(d * 1e6 + 0.5);	/* rounded; d >= 0 */
+	*usec = (int64_t)(d * 1e6 + 0.5); /* rounded; d >= 0 */
 	if (*usec > TIME_MAX_USEC)
 		*usec = TIME_MAX_USEC;
 	return 0;
@@ -725,8 +720,7 @@ time_usec(struct json_object *in, int64_t *usec, const char **why)
 		if (time_text(in, buf, &phrase) == 0 && conv_parse_time(buf, usec) == 0)
 			return CONV_OK;
 		break;
-	default:
-		break;
+	default: break;
 	}
 	return bad(why, phrase != NULL ? phrase : "expected a timestamp");
 }
@@ -759,8 +753,7 @@ conv_date(struct json_object *in, struct json_object **out, const char **why)
 
 	if (conv_is_absent(in))
 		return CONV_ABSENT;
-	if (!json_object_is_type(in, json_type_string) ||
-	    time_text(in, buf, &phrase) == -1)
+	if (!json_object_is_type(in, json_type_string) || time_text(in, buf, &phrase) == -1)
 		return bad(why, phrase != NULL ? phrase : "expected a date");
 	if (parse_ymd(&p, &days) == -1)
 		return bad(why, "expected a date");
@@ -855,8 +848,7 @@ text_list(struct json_object *arr, struct json_object *in, const char **why)
 	size_t len;
 
 	switch (json_object_get_type(in)) {
-	case json_type_array:
-		return text_items(arr, in, why);
+	case json_type_array: return text_items(arr, in, why);
 	case json_type_string:
 		if (str_bytes(in, &s, &len, why) != CONV_OK)
 			return CONV_BAD;
@@ -864,10 +856,8 @@ text_list(struct json_object *arr, struct json_object *in, const char **why)
 			return bad(why, "out of memory");
 		return CONV_OK;
 	case json_type_int:
-	case json_type_double:
-		return text_number(arr, in, why);
-	default:
-		return bad(why, "expected a list of strings");
+	case json_type_double: return text_number(arr, in, why);
+	default: return bad(why, "expected a list of strings");
 	}
 }
 
@@ -912,8 +902,7 @@ conv_json(struct json_object *in, struct json_object **out, const char **why)
 		if (json_object_array_length(in) == 0)
 			return CONV_ABSENT;
 		break;
-	default:
-		return bad(why, "expected an object or array");
+	default: return bad(why, "expected an object or array");
 	}
 	*out = json_object_get(in);
 	return CONV_OK;

@@ -52,7 +52,7 @@ db_connect(const struct db_params *p, char *why, size_t whylen)
 	keys[n] = "fallback_application_name", vals[n++] = p->app;
 	if (p->connect_timeout_s > 0)
 		keys[n] = "connect_timeout", vals[n++] = timeout;
-	if (p->client_encoding != NULL)   /* after dbname: it wins over the conninfo's */
+	if (p->client_encoding != NULL) /* after dbname: it wins over the conninfo's */
 		keys[n] = "client_encoding", vals[n++] = p->client_encoding;
 	keys[n] = vals[n] = NULL;
 	conn = PQconnectdbParams(keys, vals, 1);

@@ -11,11 +11,11 @@ struct pg_result;
 
 /* How to open a connection. Everything is borrowed. */
 struct db_params {
-	const char *conninfo;           /* libpq conninfo or URI; PG* environment variables apply */
-	const char *app;                /* fallback_application_name */
-	int connect_timeout_s;          /* 0: libpq's default (wait as long as the network does) */
-	const char *client_encoding;    /* NULL: the conninfo's or the environment's */
-	const char *const *settings;    /* NULL, or name, value, name, value, ..., NULL */
+	const char *conninfo;        /* libpq conninfo or URI; PG* environment variables apply */
+	const char *app;             /* fallback_application_name */
+	int connect_timeout_s;       /* 0: libpq's default (wait as long as the network does) */
+	const char *client_encoding; /* NULL: the conninfo's or the environment's */
+	const char *const *settings; /* NULL, or name, value, name, value, ..., NULL */
 };
 
 /*
@@ -38,9 +38,9 @@ bool db_command(struct pg_conn *conn, const char *sql);
 
 /* What a failed statement calls for, as pgbench's getSQLErrorStatus() decides it. */
 enum db_failure {
-	DB_RETRY,       /* 40001, 40P01, 55P03 lock_not_available, 57014 query_canceled: run it again */
-	DB_DOWN,        /* class 08, 57P01-57P03, 53300, or the connection is gone: reconnect or spool */
-	DB_ERROR,       /* anything else: the statement itself is wrong for this data */
+	DB_RETRY, /* 40001, 40P01, 55P03 lock_not_available, 57014 query_canceled: run it again */
+	DB_DOWN,  /* class 08, 57P01-57P03, 53300, or the connection is gone: reconnect or spool */
+	DB_ERROR, /* anything else: the statement itself is wrong for this data */
 };
 
 /* Classifies the failed result r of conn by SQLSTATE and PQstatus, never by message text. */

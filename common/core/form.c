@@ -65,8 +65,8 @@ pct_decode(const char *s, size_t len, char *dst, const char **why)
 
 /* One "key=value" (or bare "key") of a query, as spans of the raw text. */
 struct pair {
-	const char	*key, *val;
-	size_t		 keylen, vallen;
+	const char *key, *val;
+	size_t keylen, vallen;
 };
 
 /*
@@ -120,7 +120,7 @@ add_value(struct json_object *obj, const char *key, const char *val, size_t vall
 			if (json_object_object_add(obj, key, arr) == 0)
 				return 0;
 			json_object_put(arr);
-			return -1;	/* v went with arr */
+			return -1; /* v went with arr */
 		}
 		json_object_put(arr);
 	}
@@ -176,7 +176,7 @@ add_pair(struct json_object *obj, const struct pair *p, char *buf, char *error, 
 		return -1;
 	}
 	if (klen == 0)
-		return 0;	/* "=x" names nothing */
+		return 0; /* "=x" names nothing */
 	if (add_value(obj, buf, val, (size_t)vlen) == -1) {
 		snprintf(error, errlen, "out of memory");
 		return -1;
@@ -192,8 +192,7 @@ form_parse(const char *s, size_t len, char *error, size_t errlen)
 	size_t pos = 0;
 	char *buf;
 
-	if ((obj = json_object_new_object()) == NULL ||
-	    (buf = malloc(len + 2)) == NULL) {
+	if ((obj = json_object_new_object()) == NULL || (buf = malloc(len + 2)) == NULL) {
 		json_object_put(obj);
 		snprintf(error, errlen, "out of memory");
 		return NULL;
@@ -218,8 +217,7 @@ key_is(const struct pair *p, char *buf, const char *key)
 {
 	const char *why;
 
-	return pct_decode(p->key, p->keylen, buf, &why) >= 0 &&
-	    strcmp(buf, key) == 0;
+	return pct_decode(p->key, p->keylen, buf, &why) >= 0 && strcmp(buf, key) == 0;
 }
 
 /* Returns the first value of `key`; see form.h. */

@@ -12,10 +12,10 @@
 #include "core/convert.h"
 #include "core/json_strict.h"
 
-#define MAX_DEPTH 64		/* json-c stops at 32: deeper text is not what it accepted */
+#define MAX_DEPTH 64 /* json-c stops at 32: deeper text is not what it accepted */
 #define PATH_LEN 256
-#define SMALL_SLOTS 128		/* name slots on the stack; larger tables move to the heap */
-#define BLOCK_MIN 4096		/* smallest block of unescaped names */
+#define SMALL_SLOTS 128 /* name slots on the stack; larger tables move to the heap */
+#define BLOCK_MIN 4096  /* smallest block of unescaped names */
 
 static const char UNPAIRED[] = "contains an unpaired UTF-16 surrogate escape";
 static const char NUL_BYTE[] = "contains a NUL byte";
@@ -23,15 +23,15 @@ static const char NUL_BYTE[] = "contains a NUL byte";
 /* One open object or array, and the member or item being read in it. */
 struct frame {
 	bool object;
-	uint32_t serial;	/* objects: tells its names from other objects' in the table */
-	size_t index;		/* arrays: the item being read */
-	const char *key;	/* objects: the member name being read (unescaped; as written if wrong) */
+	uint32_t serial; /* objects: tells its names from other objects' in the table */
+	size_t index;    /* arrays: the item being read */
+	const char *key; /* objects: the member name being read (unescaped; as written if wrong) */
 	size_t keylen;
 };
 
 /* A member name seen in an object: its bytes (in the body or a block) and its object. */
 struct slot {
-	const char *name;	/* NULL: a free slot */
+	const char *name; /* NULL: a free slot */
 	uint32_t len, hash, serial, depth;
 };
 
@@ -50,7 +50,7 @@ struct scan {
 	struct frame frames[MAX_DEPTH];
 	size_t depth;
 	uint32_t serials;
-	struct slot small[SMALL_SLOTS], *slots;	/* open addressing, cap a power of two */
+	struct slot small[SMALL_SLOTS], *slots; /* open addressing, cap a power of two */
 	size_t cap, used;
 	struct block *blocks;
 };
@@ -67,7 +67,7 @@ json_path_append(char *path, size_t pathlen, size_t used, const char *sep, const
 	used += k;
 	if (n > pathlen - 1 - used)
 		n = pathlen - 1 - used;
-	if (n > 0)	/* seg may be NULL when n is 0 (an object before its first name) */
+	if (n > 0) /* seg may be NULL when n is 0 (an object before its first name) */
 		memcpy(path + used, seg, n);
 	used += n;
 	path[used] = '\0';
@@ -189,8 +189,7 @@ read_escape(const char *p, const char *end, uint32_t *cp, const char **why)
 	else if (hi >= 0xDC00 && hi <= 0xDFFF)
 		*why = UNPAIRED;
 	else if (hi >= 0xD800 && hi <= 0xDBFF) {
-		if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || (lo = hex4(p + 8)) < 0xDC00 ||
-		    lo > 0xDFFF) {
+		if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || (lo = hex4(p + 8)) < 0xDC00 || lo > 0xDFFF) {
 			*why = UNPAIRED;
 			return p + 6;
 		}
@@ -313,8 +312,7 @@ probe(struct slot *t, size_t cap, uint32_t h, const char *name, size_t len, uint
 	size_t i;
 
 	for (i = h & (cap - 1); t[i].name != NULL; i = (i + 1) & (cap - 1))
-		if (t[i].hash == h && t[i].serial == serial && t[i].len == len &&
-		    !memcmp(t[i].name, name, len))
+		if (t[i].hash == h && t[i].serial == serial && t[i].len == len && !memcmp(t[i].name, name, len))
 			break;
 	return &t[i];
 }
@@ -374,8 +372,11 @@ add_name(struct scan *sc, const char *name, size_t len)
 	s = probe(sc->slots, sc->cap, h, name, len, f->serial);
 	if (s->name != NULL)
 		return may_repeat(sc) ? CH_OK : bad_at(sc, sc->depth, "duplicate member name", "");
-	*s = (struct slot){ .name = name, .len = (uint32_t)len, .hash = h, .serial = f->serial,
-	    .depth = (uint32_t)(sc->depth - 1) };
+	*s = (struct slot){ .name = name,
+		.len = (uint32_t)len,
+		.hash = h,
+		.serial = f->serial,
+		.depth = (uint32_t)(sc->depth - 1) };
 	sc->used++;
 	return CH_OK;
 }
@@ -429,8 +430,8 @@ open_container(struct scan *sc)
 static enum ch_err
 scan(struct scan *sc)
 {
-	static const bool stop[256] = { ['"'] = true, ['{'] = true, ['}'] = true, ['['] = true,
-	    [']'] = true, [','] = true };
+	static const bool
+	    stop[256] = { ['"'] = true, ['{'] = true, ['}'] = true, ['['] = true, [']'] = true, [','] = true };
 	struct frame *top;
 	bool want_name = false;
 	enum ch_err err = CH_OK;
@@ -462,7 +463,7 @@ scan(struct scan *sc)
 				top->index++;
 			sc->p++;
 			break;
-		default:	/* white space, ':', numbers, literals */
+		default: /* white space, ':', numbers, literals */
 			while (++sc->p < sc->end && !stop[(unsigned char)*sc->p])
 				;
 		}
@@ -471,10 +472,9 @@ scan(struct scan *sc)
 }
 
 enum ch_err
-json_strict_check(const char *s, size_t len, const char *const *repeat_ok, char *error,
-    size_t errlen)
+json_strict_check(const char *s, size_t len, const char *const *repeat_ok, char *error, size_t errlen)
 {
-	struct scan sc;		/* frames are set as they open: only the table starts zeroed */
+	struct scan sc; /* frames are set as they open: only the table starts zeroed */
 	struct block *b;
 	enum ch_err err;
 

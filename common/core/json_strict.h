@@ -32,8 +32,7 @@ enum ch_err json_strict_check(const char *s, size_t len, const char *const *repe
  * path (a buffer of pathlen bytes holding `used` of them), truncating, and returns the new length;
  * json_path_index() writes "[i]" into buf and returns it (a pointer into buf).
  */
-size_t json_path_append(char *path, size_t pathlen, size_t used, const char *sep, const char *seg,
-    size_t n);
+size_t json_path_append(char *path, size_t pathlen, size_t used, const char *sep, const char *seg, size_t n);
 const char *json_path_index(size_t i, char buf[24]);
 
 #endif

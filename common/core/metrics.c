@@ -15,13 +15,11 @@
 
 #define SLOTS 128
 
-static const char *const outcomes[] = { "stored", "duplicate", "ignored", "rejected", "spooled",
-    "error", "-" };
+static const char *const outcomes[] = { "stored", "duplicate", "ignored", "rejected", "spooled", "error", "-" };
 #define NOUT (sizeof(outcomes) / sizeof(outcomes[0]))
 static const int statuses[] = { 200, 400, 401, 404, 405, 413, 415, 500, 503 };
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
-static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-    2.5, 5 };
+static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
 #define NBUCKET (sizeof(buckets) / sizeof(buckets[0]))
 
 struct slot {
@@ -34,8 +32,8 @@ struct slot {
 struct metrics {
 	int lock;
 	uint64_t reconnects;
-	uint64_t batches, batched;      /* transactions of deliveries, and the deliveries in them */
-	uint64_t le[NBUCKET + 1];       /* per bucket, not cumulative; last is +Inf */
+	uint64_t batches, batched; /* transactions of deliveries, and the deliveries in them */
+	uint64_t le[NBUCKET + 1];  /* per bucket, not cumulative; last is +Inf */
 	uint64_t sum_us;
 	uint64_t total;
 	struct slot slots[SLOTS];
@@ -44,8 +42,7 @@ struct metrics {
 struct metrics *
 metrics_create(void)
 {
-	void *p = mmap(NULL, sizeof(struct metrics), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap(NULL, sizeof(struct metrics), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -69,8 +66,7 @@ find_slot(struct metrics *m, const char *source, const char *vendor)
 	size_t i;
 
 	for (i = 0; i < SLOTS; i++)
-		if (__atomic_load_n(&m->slots[i].used, __ATOMIC_ACQUIRE) &&
-		    !strcmp(m->slots[i].source, source))
+		if (__atomic_load_n(&m->slots[i].used, __ATOMIC_ACQUIRE) && !strcmp(m->slots[i].source, source))
 			return &m->slots[i];
 	while (__atomic_exchange_n(&m->lock, 1, __ATOMIC_ACQUIRE))
 		;
@@ -89,8 +85,8 @@ find_slot(struct metrics *m, const char *source, const char *vendor)
 }
 
 void
-metrics_observe(struct metrics *m, const char *source, const char *vendor, const char *outcome,
-    int status, double seconds)
+metrics_observe(struct metrics *m, const char *source, const char *vendor, const char *outcome, int status,
+    double seconds)
 {
 	struct slot *s;
 	size_t b, st;
@@ -105,10 +101,9 @@ metrics_observe(struct metrics *m, const char *source, const char *vendor, const
 	for (st = 0; st < NSTATUS - 1 && statuses[st] != status; st++)
 		;
 	if (statuses[st] != status)
-		st = 7;         /* counted as 500 */
+		st = 7; /* counted as 500 */
 	if ((s = find_slot(m, source ? source : "-", vendor ? vendor : "-")) != NULL)
-		__atomic_add_fetch(&s->count[index_of(outcomes, NOUT, outcome)][st], 1,
-		    __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->count[index_of(outcomes, NOUT, outcome)][st], 1, __ATOMIC_RELAXED);
 }
 
 void
@@ -128,8 +123,8 @@ metrics_batch(struct metrics *m, size_t n)
 }
 
 /* Appends to a growing string. */
-static void
-put(char **buf, size_t *len, size_t *cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void put(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static void
 put(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
@@ -166,7 +161,8 @@ render_requests(const struct metrics *m, char **b, size_t *len, size_t *cap)
 	size_t i, o, st;
 	uint64_t c;
 
-	put(b, len, cap, "# HELP callhook_requests_total Webhook requests answered, by source, vendor, "
+	put(b, len, cap,
+	    "# HELP callhook_requests_total Webhook requests answered, by source, vendor, "
 	    "outcome and HTTP status.\n# TYPE callhook_requests_total counter\n");
 	for (i = 0; i < SLOTS; i++) {
 		s = &m->slots[i];
@@ -175,9 +171,11 @@ render_requests(const struct metrics *m, char **b, size_t *len, size_t *cap)
 		for (o = 0; o < NOUT; o++)
 			for (st = 0; st < NSTATUS; st++)
 				if ((c = __atomic_load_n(&s->count[o][st], __ATOMIC_RELAXED)) > 0)
-					put(b, len, cap, "callhook_requests_total{source=\"%s\",vendor=\"%s\","
-					    "outcome=\"%s\",status=\"%d\"} %llu\n", s->source, s->vendor,
-					    outcomes[o], statuses[st], (unsigned long long)c);
+					put(b, len, cap,
+					    "callhook_requests_total{source=\"%s\",vendor=\"%s\","
+					    "outcome=\"%s\",status=\"%d\"} %llu\n",
+					    s->source, s->vendor, outcomes[o], statuses[st],
+					    (unsigned long long)c);
 	}
 }
 
@@ -187,7 +185,8 @@ render_latency(const struct metrics *m, char **b, size_t *len, size_t *cap)
 	uint64_t cum = 0;
 	size_t i;
 
-	put(b, len, cap, "# HELP callhook_request_duration_seconds Time to answer a request.\n"
+	put(b, len, cap,
+	    "# HELP callhook_request_duration_seconds Time to answer a request.\n"
 	    "# TYPE callhook_request_duration_seconds histogram\n");
 	for (i = 0; i < NBUCKET; i++) {
 		cum += __atomic_load_n(&m->le[i], __ATOMIC_RELAXED);
@@ -195,7 +194,8 @@ render_latency(const struct metrics *m, char **b, size_t *len, size_t *cap)
 		    (unsigned long long)cum);
 	}
 	cum += __atomic_load_n(&m->le[NBUCKET], __ATOMIC_RELAXED);
-	put(b, len, cap, "callhook_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+	put(b, len, cap,
+	    "callhook_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
 	    "callhook_request_duration_seconds_sum %.6f\ncallhook_request_duration_seconds_count %llu\n",
 	    (unsigned long long)cum, __atomic_load_n(&m->sum_us, __ATOMIC_RELAXED) / 1e6,
 	    (unsigned long long)__atomic_load_n(&m->total, __ATOMIC_RELAXED));
@@ -212,14 +212,17 @@ metrics_render(const struct metrics *m, long spool_depth, int workers, int in_fl
 	b[0] = '\0';
 	render_requests(m, &b, &len, &cap);
 	render_latency(m, &b, &len, &cap);
-	put(&b, &len, &cap, "# HELP callhook_spool_depth Requests waiting in the spool.\n"
+	put(&b, &len, &cap,
+	    "# HELP callhook_spool_depth Requests waiting in the spool.\n"
 	    "# TYPE callhook_spool_depth gauge\ncallhook_spool_depth %ld\n"
 	    "# HELP callhook_db_reconnects_total Database reconnects by all workers.\n"
 	    "# TYPE callhook_db_reconnects_total counter\ncallhook_db_reconnects_total %llu\n"
 	    "# HELP callhook_workers Worker processes configured.\n# TYPE callhook_workers gauge\n"
-	    "callhook_workers %d\n", spool_depth < 0 ? 0 : spool_depth,
+	    "callhook_workers %d\n",
+	    spool_depth < 0 ? 0 : spool_depth,
 	    (unsigned long long)__atomic_load_n(&m->reconnects, __ATOMIC_RELAXED), workers);
-	put(&b, &len, &cap, "# HELP callhook_requests_in_flight Request threads per worker.\n"
+	put(&b, &len, &cap,
+	    "# HELP callhook_requests_in_flight Request threads per worker.\n"
 	    "# TYPE callhook_requests_in_flight gauge\ncallhook_requests_in_flight %d\n"
 	    "# HELP callhook_batches_total Transactions that wrote deliveries (group commit).\n"
 	    "# TYPE callhook_batches_total counter\ncallhook_batches_total %llu\n"

@@ -21,31 +21,31 @@
 
 /* One delivery (or solo work) waiting for its batch; lives on the waiting thread's stack. */
 struct item {
-	const struct ingest *in;        /* NULL for solo work */
+	const struct ingest *in; /* NULL for solo work */
 	batch_solo_fn fn;
 	void *arg;
 	struct ingest_result *res;
-	char *sqlstate;                 /* the caller's, 6 bytes */
+	char *sqlstate; /* the caller's, 6 bytes */
 	enum ch_err err;
-	long long deadline;             /* monotonic ms */
-	bool taken;                     /* in the leader's batch, under mu */
-	bool done;                      /* set by the leader, under mu */
+	long long deadline; /* monotonic ms */
+	bool taken;         /* in the leader's batch, under mu */
+	bool done;          /* set by the leader, under mu */
 	struct item *next;
 };
 
 struct batch {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;              /* a batch ended */
-	struct item *head, **tail;      /* the queue, under mu */
-	bool leading;                   /* a leader runs a batch now, under mu */
-	struct item **taken;            /* the leader's batch (max_count) */
+	pthread_cond_t cv;         /* a batch ended */
+	struct item *head, **tail; /* the queue, under mu */
+	bool leading;              /* a leader runs a batch now, under mu */
+	struct item **taken;       /* the leader's batch (max_count) */
 	const struct ingest **ins;
 	struct ingest_result *results;
-	struct store *st;               /* used by the leader only */
+	struct store *st; /* used by the leader only */
 	size_t max_count, max_bytes;
 	int budget_ms;
 	struct metrics *metrics;
-	unsigned long reconnects;       /* counted in metrics so far */
+	unsigned long reconnects; /* counted in metrics so far */
 };
 
 /* The mutex, and the condition variable on the monotonic clock (for timed waits). */
@@ -129,7 +129,7 @@ take(struct batch *b)
 		if ((b->head = it->next) == NULL)
 			b->tail = &b->head;
 		if (it->in == NULL)
-			break;          /* solo work runs alone */
+			break; /* solo work runs alone */
 		bytes += item_bytes(it);
 	}
 	return n;

@@ -58,8 +58,8 @@ delivery_body_kind(const struct vendor *v, const char *method, const char *conte
 		return (v->bodies & BODY_QUERY) ? BODY_QUERY : 0;
 	media_type(content_type, mt);
 	n = strlen(mt);
-	if ((v->bodies & BODY_JSON) && (!strcmp(mt, "application/json") ||
-	    (n > 5 && !strcmp(mt + n - 5, "+json"))))
+	if ((v->bodies & BODY_JSON) &&
+	    (!strcmp(mt, "application/json") || (n > 5 && !strcmp(mt + n - 5, "+json"))))
 		return BODY_JSON;
 	if ((v->bodies & BODY_FORM) && !strcmp(mt, "application/x-www-form-urlencoded"))
 		return BODY_FORM;
@@ -68,15 +68,14 @@ delivery_body_kind(const struct vendor *v, const char *method, const char *conte
 
 /* Parses the body into d->doc according to its kind; false with an error naming the problem. */
 static bool
-parse_body(const struct raw_delivery *raw, int kind, struct json_object **doc, char *error,
-    size_t errlen)
+parse_body(const struct raw_delivery *raw, int kind, struct json_object **doc, char *error, size_t errlen)
 {
 	struct json_tokener *tok;
 	size_t end;
 
 	if (kind == BODY_QUERY || kind == BODY_FORM) {
 		*doc = kind == BODY_QUERY ? form_parse(raw->query, strlen(raw->query), error, errlen) :
-		    form_parse(raw->body, raw->body_len, error, errlen);
+					    form_parse(raw->body, raw->body_len, error, errlen);
 		return *doc != NULL;
 	}
 	if (raw->body_len == 0) {
@@ -123,8 +122,7 @@ parse_body(const struct raw_delivery *raw, int kind, struct json_object **doc, c
  * unpaired surrogates are found in the raw text by json_strict_check().)
  */
 static bool
-check_values(struct json_object *v, char *path, size_t pathlen, size_t used, char *error,
-    size_t errlen)
+check_values(struct json_object *v, char *path, size_t pathlen, size_t used, char *error, size_t errlen)
 {
 	const char *idx_text;
 	size_t i, n;
@@ -145,7 +143,8 @@ check_values(struct json_object *v, char *path, size_t pathlen, size_t used, cha
 		}
 		return true;
 	case json_type_object: {
-		json_object_object_foreach(v, key, val) {
+		json_object_object_foreach(v, key, val)
+		{
 			n = json_path_append(path, pathlen, used, used ? "." : "", key, strlen(key));
 			if (!check_values(val, path, pathlen, n, error, errlen))
 				return false;
@@ -162,8 +161,7 @@ check_values(struct json_object *v, char *path, size_t pathlen, size_t used, cha
 			path[used] = '\0';
 		}
 		return true;
-	default:
-		return true;
+	default: return true;
 	}
 }
 
@@ -196,8 +194,13 @@ static enum ch_err
 decode_raw(const struct source *src, const struct raw_delivery *raw, int kind, struct decoded *d)
 {
 	struct delivery_in in = {
-		.source = src, .event = raw->event, .method = raw->method, .body_kind = kind,
-		.body = raw->body, .body_len = raw->body_len, .received_usec = raw->received_usec,
+		.source = src,
+		.event = raw->event,
+		.method = raw->method,
+		.body_kind = kind,
+		.body = raw->body,
+		.body_len = raw->body_len,
+		.received_usec = raw->received_usec,
 	};
 	char path[256] = "";
 	enum ch_err err;
@@ -205,8 +208,9 @@ decode_raw(const struct source *src, const struct raw_delivery *raw, int kind, s
 	if (!parse_body(raw, kind, &in.doc, d->error, sizeof(d->error)))
 		return in.doc == NULL && d->error[0] ? CH_ERR_BAD_BODY : CH_ERR_NOMEM;
 	/* I-JSON first: an ambiguous body is rejected whatever json-c made of it */
-	err = kind == BODY_JSON ? json_strict_check(raw->body, raw->body_len, src->vendor->repeat_ok,
-	    d->error, sizeof(d->error)) : CH_OK;
+	err = kind == BODY_JSON ?
+	    json_strict_check(raw->body, raw->body_len, src->vendor->repeat_ok, d->error, sizeof(d->error)) :
+	    CH_OK;
 	if (err == CH_OK && kind == BODY_JSON &&
 	    !check_values(in.doc, path, sizeof(path), 0, d->error, sizeof(d->error)))
 		err = CH_ERR_BAD_BODY;
@@ -215,7 +219,6 @@ decode_raw(const struct source *src, const struct raw_delivery *raw, int kind, s
 	json_object_put(in.doc);
 	return err;
 }
-
 
 /* store_ingest() or batch_ingest(), as the sink says. */
 static enum ch_err
@@ -238,8 +241,7 @@ sink_ingest(struct sink *s, const struct ingest *in, struct ingest_result *res)
 static enum ch_err
 route_reply(struct store *st, struct decoded *d, long long left_ms, char **reply)
 {
-	const char *const args[4] = { d->route_args[0], d->route_args[1], d->route_args[2],
-	    d->route_args[3] };
+	const char *const args[4] = { d->route_args[0], d->route_args[1], d->route_args[2], d->route_args[3] };
 
 	if (left_ms < 10 || store_route(st, args, (int)left_ms, reply) != CH_OK || *reply == NULL) {
 		log_msg(LOG_WARNING, "routing function failed or timed out: answering {}");
@@ -289,8 +291,8 @@ decode_delivery(const struct config *cfg, const struct raw_delivery *raw, struct
 }
 
 enum ch_err
-deliver(const struct config *cfg, struct sink *s, const struct raw_delivery *raw,
-    struct ingest_result *res, char *error, size_t errlen, char **reply, char **event)
+deliver(const struct config *cfg, struct sink *s, const struct raw_delivery *raw, struct ingest_result *res,
+    char *error, size_t errlen, char **reply, char **event)
 {
 	const struct source *src = NULL;
 	struct decoded d = { 0 };
@@ -307,18 +309,22 @@ deliver(const struct config *cfg, struct sink *s, const struct raw_delivery *raw
 	}
 	conv_format_time(raw->received_usec, when);
 	in = (struct ingest){
-		.source = src->name, .vendor = src->vendor->name,
-		.event = d.event ? d.event : raw->event, .method = raw->method,
-		.content_type = raw->content_type, .query = raw->query, .headers = raw->headers,
-		.body = raw->body, .body_len = raw->body_len,
+		.source = src->name,
+		.vendor = src->vendor->name,
+		.event = d.event ? d.event : raw->event,
+		.method = raw->method,
+		.content_type = raw->content_type,
+		.query = raw->query,
+		.headers = raw->headers,
+		.body = raw->body,
+		.body_len = raw->body_len,
 		.dedup_key = key = dedup_key(raw, &d, kind),
 		.outcome = derr == CH_ERR_BAD_BODY ? OUT_REJECTED : d.outcome,
 		.error = derr == CH_ERR_BAD_BODY ? d.error : NULL,
-		.rows = derr == CH_OK && d.rows ? json_object_to_json_string_ext(d.rows,
-		    JSON_OUT) : NULL,
+		.rows = derr == CH_OK && d.rows ? json_object_to_json_string_ext(d.rows, JSON_OUT) : NULL,
 		.received_at = when,
 	};
-	if (derr == CH_OK && d.route && reply != NULL)   /* the caller is on the line */
+	if (derr == CH_OK && d.route && reply != NULL) /* the caller is on the line */
 		in.budget_ms = s->route_ms > 0 ? s->route_ms : cfg->route_timeout_ms;
 	if (key == NULL)
 		err = CH_ERR_NOMEM;
@@ -327,7 +333,7 @@ deliver(const struct config *cfg, struct sink *s, const struct raw_delivery *raw
 	if (err == CH_OK && derr == CH_OK && d.route && reply != NULL && s->st != NULL)
 		err = route_reply(s->st, &d, in.budget_ms - res->spent_ms, reply);
 	else if (err == CH_ERR_DB_DOWN && derr == CH_OK && d.route && reply != NULL)
-		*reply = strdup("{}");  /* spooled: the call flow goes on */
+		*reply = strdup("{}"); /* spooled: the call flow goes on */
 	else if (err == CH_OK && d.reply != NULL && reply != NULL)
 		*reply = strdup(json_object_to_json_string_ext(d.reply, JSON_OUT));
 	if (derr == CH_ERR_BAD_BODY && err == CH_OK)

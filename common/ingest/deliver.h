@@ -15,11 +15,11 @@ struct batch;
 /* A delivery as received: what the spool keeps and what replay re-decodes. */
 struct raw_delivery {
 	char *source;
-	char *event;                /* the URL's event segment, or NULL */
+	char *event; /* the URL's event segment, or NULL */
 	char *method;
 	char *content_type;
-	char *query;                /* secrets removed */
-	char *headers;              /* JSON text of the selected headers */
+	char *query;   /* secrets removed */
+	char *headers; /* JSON text of the selected headers */
 	char *body;
 	size_t body_len;
 	int64_t received_usec;
@@ -28,10 +28,10 @@ void raw_delivery_clear(struct raw_delivery *raw);
 
 /* Where a delivery is stored: through this thread's own store, or the worker's batcher. */
 struct sink {
-	struct store *st;       /* or NULL */
-	struct batch *b;        /* when st is NULL */
-	int route_ms;           /* what is left of an in-call hit's route_timeout_ms; 0: all of it */
-	char sqlstate[6];       /* of the last failure */
+	struct store *st; /* or NULL */
+	struct batch *b;  /* when st is NULL */
+	int route_ms;     /* what is left of an in-call hit's route_timeout_ms; 0: all of it */
+	char sqlstate[6]; /* of the last failure */
 };
 
 /* BODY_* for a method and content type, or 0 when the vendor takes neither. */
@@ -51,8 +51,8 @@ enum ch_err ingest_raw(const struct config *cfg, struct store *st, const struct 
  * CH_ERR_BAD_BODY with d->error set, or another error (unknown source,
  * content type). *src and *kind tell the source and body kind found.
  */
-enum ch_err decode_delivery(const struct config *cfg, const struct raw_delivery *raw,
-    struct decoded *d, const struct source **src, int *kind) MUSTCHECK;
+enum ch_err decode_delivery(const struct config *cfg, const struct raw_delivery *raw, struct decoded *d,
+    const struct source **src, int *kind) MUSTCHECK;
 
 /*
  * ingest_raw() through a sink: a routing decision (*reply) only with a store

@@ -275,7 +275,7 @@ check_signature(const struct request *req, const char *key)
 	unsigned int maclen = 0;
 
 	if (HMAC(EVP_sha1(), key, strlen(key), (const unsigned char *)(req->body ? req->body : ""),
-	    req->body_len, mac, &maclen) == NULL)
+		req->body_len, mac, &maclen) == NULL)
 		return false;
 	EVP_EncodeBlock(b64, mac, maclen);
 	return secret_equal(sig, sig ? strlen(sig) : 0, (const char *)b64);
@@ -319,8 +319,7 @@ selected_headers(const struct request *req)
 	size_t i;
 
 	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-		if ((v = param(req, keep[i][0])) != NULL && conv_utf8_valid(v, strlen(v)) &&
-		    strlen(v) < 1024)
+		if ((v = param(req, keep[i][0])) != NULL && conv_utf8_valid(v, strlen(v)) && strlen(v) < 1024)
 			json_object_object_add(o, keep[i][1], json_object_new_string(v));
 	s = strdup(json_object_to_json_string_ext(o, JSON_OUT));
 	json_object_put(o);
@@ -384,7 +383,7 @@ struct live {
 	struct request *req;
 	const struct raw_delivery *raw;
 	struct ingest_result *res;
-	int64_t arrived_ms;     /* monotonic */
+	int64_t arrived_ms; /* monotonic */
 	char *event;
 	enum ch_err err;
 };
@@ -413,8 +412,7 @@ ingest_request(struct request *req, struct batch *b, const struct raw_delivery *
 	struct sink sink = { .b = b };
 
 	if (!live_hit(req))
-		return deliver(req->cfg, &sink, raw, res, req->error, sizeof(req->error), &req->reply,
-		    event);
+		return deliver(req->cfg, &sink, raw, res, req->error, sizeof(req->error), &req->reply, event);
 	if (!batch_solo_within(b, ingest_live, &lv, req->cfg->route_timeout_ms)) {
 		log_msg(LOG_WARNING, "in-call hit waited route_timeout_ms for the database: spooling it");
 		req->reply = strdup("{}");
@@ -457,8 +455,14 @@ out:
 void
 request_allow(const struct request *req, char *buf, size_t len)
 {
-	static const struct { unsigned bit; const char *name; } m[] = {
-		{ M_GET, "GET" }, { M_POST, "POST" }, { M_PUT, "PUT" }, { M_PATCH, "PATCH" },
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} m[] = {
+		{ M_GET, "GET" },
+		{ M_POST, "POST" },
+		{ M_PUT, "PUT" },
+		{ M_PATCH, "PATCH" },
 	};
 	unsigned methods = req->special ? M_GET : req->vendor ? req->vendor->methods : 0;
 	size_t i, n = 0;
@@ -485,8 +489,8 @@ request_body(const struct request *req)
 		return strdup(req->reply);
 	o = json_object_new_object();
 	if (req->err != CH_OK)
-		json_object_object_add(o, "error", json_object_new_string(req->error[0] ? req->error :
-		    ch_strerror(req->err)));
+		json_object_object_add(o, "error",
+		    json_object_new_string(req->error[0] ? req->error : ch_strerror(req->err)));
 	else {
 		json_object_object_add(o, "status", json_object_new_string(outcome_name(req->outcome)));
 		if (req->outcome != OUT_SPOOLED)

@@ -11,12 +11,11 @@
 #include "ingest/store.h"
 #include "vendors/vendor.h"
 
-
 /* Reads CGI parameters (CONTENT_LENGTH, HTTP_SIGNATURE, …); returns NULL when absent. */
 typedef const char *(*param_fn)(void *ctx, const char *name);
 
 struct request {
-	const struct config *cfg;   /* borrowed */
+	const struct config *cfg; /* borrowed */
 	param_fn param;
 	void *param_ctx;
 
@@ -27,7 +26,7 @@ struct request {
 	const char *method;
 	int body_kind;
 	size_t content_length;
-	int special;                /* 0, or SPECIAL_HEALTH / SPECIAL_METRICS */
+	int special; /* 0, or SPECIAL_HEALTH / SPECIAL_METRICS */
 
 	/* set by the front after routing */
 	char *body;
@@ -36,11 +35,11 @@ struct request {
 
 	/* the result */
 	enum ch_err err;
-	char error[256];            /* what is wrong, for the JSON answer */
+	char error[256]; /* what is wrong, for the JSON answer */
 	enum outcome outcome;
 	int64_t delivery_id;
-	char *reply;                /* a body other than the usual one (routing decision) */
-	char *event_name;           /* the event as stored (owned: freed by request_free()), for logs */
+	char *reply;      /* a body other than the usual one (routing decision) */
+	char *event_name; /* the event as stored (owned: freed by request_free()), for logs */
 };
 
 enum { SPECIAL_HEALTH = 1, SPECIAL_METRICS = 2 };

@@ -21,9 +21,9 @@
 #include "ingest/spool.h"
 
 #define MAGIC SPOOL_MAGIC
-#define META_DEPTH 4                            /* the metadata object holds strings and integers */
-#define MIN_RECEIVED_USEC 946684800000000LL     /* 2000-01-01 */
-#define MAX_AHEAD_USEC (86400LL * 1000000)      /* a day past the drainer's clock */
+#define META_DEPTH 4                        /* the metadata object holds strings and integers */
+#define MIN_RECEIVED_USEC 946684800000000LL /* 2000-01-01 */
+#define MAX_AHEAD_USEC (86400LL * 1000000)  /* a day past the drainer's clock */
 
 static char *
 meta_json(const struct raw_delivery *raw)
@@ -79,15 +79,15 @@ fsync_dir(const char *dir)
 enum ch_err
 spool_write(const char *dir, const struct raw_delivery *raw)
 {
-	static unsigned long next;      /* shared by a worker's request threads */
+	static unsigned long next; /* shared by a worker's request threads */
 	unsigned long seq = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
 	char tmp[4096], final[4096], *meta = meta_json(raw);
 	int fd = -1;
 	bool ok;
 
 	if (meta == NULL || strlen(meta) > SPOOL_META_MAX) {
-		log_msg(LOG_ERROR, "could not spool request in %s: %s", dir, meta ? "metadata too long" :
-		    "out of memory");
+		log_msg(LOG_ERROR, "could not spool request in %s: %s", dir,
+		    meta ? "metadata too long" : "out of memory");
 		free(meta);
 		return CH_ERR_UNAVAILABLE;
 	}
@@ -110,7 +110,9 @@ spool_write(const char *dir, const struct raw_delivery *raw)
 	return ok ? CH_OK : CH_ERR_UNAVAILABLE;
 }
 
-static enum ch_err PRINTF(3, 4)
+static enum ch_err bad(char *why, size_t whylen, const char *fmt, ...) PRINTF(3, 4);
+
+static enum ch_err
 bad(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
@@ -154,8 +156,7 @@ find_meta_field(const char *name)
  * `what` when it is not one JSON object.
  */
 static enum ch_err
-parse_object(const char *s, size_t len, const char *what, struct json_object **out, char *why,
-    size_t whylen)
+parse_object(const char *s, size_t len, const char *what, struct json_object **out, char *why, size_t whylen)
 {
 	struct json_tokener *tok = json_tokener_new_ex(META_DEPTH);
 	enum json_tokener_error jerr;
@@ -177,8 +178,8 @@ parse_object(const char *s, size_t len, const char *what, struct json_object **o
 	if (jerr == json_tokener_success && end == len)
 		return bad(why, whylen, "%s: not a JSON object", what);
 	if (jerr == json_tokener_success || jerr == json_tokener_continue)
-		return bad(why, whylen, "%s: invalid JSON: %s", what, jerr == json_tokener_success ?
-		    "data after the value" : "unexpected end");
+		return bad(why, whylen, "%s: invalid JSON: %s", what,
+		    jerr == json_tokener_success ? "data after the value" : "unexpected end");
 	return bad(why, whylen, "%s: invalid JSON: %s", what, json_tokener_error_desc(jerr));
 }
 
@@ -206,7 +207,8 @@ take_fields(struct json_object *m, struct raw_delivery *raw, char *why, size_t w
 	enum ch_err err;
 	size_t i;
 
-	json_object_object_foreach(m, key, v) {
+	json_object_object_foreach(m, key, v)
+	{
 		if ((f = find_meta_field(key)) == NULL) {
 			log_escape(key, name, sizeof(name));
 			return bad(why, whylen, "metadata: unknown field \"%s\"", name);
@@ -238,8 +240,7 @@ check_strings(const struct raw_delivery *raw, char *why, size_t whylen)
 			break;
 	if (i == sizeof(methods) / sizeof(methods[0]))
 		return bad(why, whylen, "metadata: field \"method\": not GET, POST, PUT or PATCH");
-	err = parse_object(raw->headers, strlen(raw->headers), "metadata: field \"headers\"", &h, why,
-	    whylen);
+	err = parse_object(raw->headers, strlen(raw->headers), "metadata: field \"headers\"", &h, why, whylen);
 	json_object_put(h);
 	return err;
 }
@@ -255,8 +256,10 @@ check_numbers(struct json_object *m, struct raw_delivery *raw, uint64_t size, si
 	json_object_object_get_ex(m, "received_usec", &v);
 	received = json_object_get_int64(v);
 	if (received < MIN_RECEIVED_USEC || received > now_usec + MAX_AHEAD_USEC)
-		return bad(why, whylen, "metadata: field \"received_usec\": %lld is before 2000 or more "
-		    "than a day ahead of the clock", (long long)received);
+		return bad(why, whylen,
+		    "metadata: field \"received_usec\": %lld is before 2000 or more "
+		    "than a day ahead of the clock",
+		    (long long)received);
 	json_object_object_get_ex(m, "body_len", &v);
 	body_len = json_object_get_int64(v);
 	if (body_len < 0)
@@ -294,8 +297,8 @@ meta_end(const char *head, size_t len, char *why, size_t whylen)
 }
 
 enum ch_err
-spool_parse_head(const char *head, size_t len, uint64_t size, int64_t now_usec,
-    struct raw_delivery *raw, size_t *body_off, char *why, size_t whylen)
+spool_parse_head(const char *head, size_t len, uint64_t size, int64_t now_usec, struct raw_delivery *raw,
+    size_t *body_off, char *why, size_t whylen)
 {
 	size_t ml = strlen(MAGIC);
 	struct json_object *m = NULL;
@@ -350,8 +353,7 @@ read_at(int fd, char *buf, size_t n, size_t off, char *why, size_t whylen)
 
 /* Reads the head of the open file of `size` bytes, checks it, then reads the body into raw. */
 static enum ch_err
-read_checked(int fd, uint64_t size, int64_t now_usec, struct raw_delivery *raw, char *why,
-    size_t whylen)
+read_checked(int fd, uint64_t size, int64_t now_usec, struct raw_delivery *raw, char *why, size_t whylen)
 {
 	size_t hlen = size < SPOOL_HEAD_MAX ? (size_t)size : SPOOL_HEAD_MAX, off = 0;
 	char *head = malloc(hlen + 1);
@@ -412,8 +414,7 @@ read_spooled(const char *path, int64_t now_usec, struct raw_delivery *raw, char 
  * stored nothing and leaves the file for later.
  */
 static enum ch_err
-replay_raw(const struct config *cfg, struct store *st, const struct raw_delivery *raw, char *why,
-    size_t whylen)
+replay_raw(const struct config *cfg, struct store *st, const struct raw_delivery *raw, char *why, size_t whylen)
 {
 	struct ingest_result res;
 	enum ch_err err;
@@ -435,7 +436,7 @@ move_noreplace(const char *from, const char *to)
 		return 0;
 	if (errno != EINVAL && errno != ENOSYS)
 		return -1;
-	if (link(from, to) != 0)        /* a file system without RENAME_NOREPLACE */
+	if (link(from, to) != 0) /* a file system without RENAME_NOREPLACE */
 		return -1;
 	return unlink(from);
 }

@@ -41,10 +41,10 @@ enum ch_err spool_parse_head(const char *head, size_t len, uint64_t size, int64_
 
 /* What one spool_drain() did. */
 struct spool_drained {
-	int replayed;       /* committed (any outcome) and removed */
-	int quarantined;    /* failed a check: moved to the quarantine folder */
-	bool blocked;       /* stopped by a transient failure (database down, out of memory) or another drainer */
-	bool more;          /* stopped at the time budget with files left */
+	int replayed;    /* committed (any outcome) and removed */
+	int quarantined; /* failed a check: moved to the quarantine folder */
+	bool blocked; /* stopped by a transient failure (database down, out of memory) or another drainer */
+	bool more;    /* stopped at the time budget with files left */
 };
 
 /*

@@ -12,9 +12,9 @@
 #include "core/log.h"
 #include "ingest/store.h"
 
-#define MAX_ATTEMPTS 5          /* of one delivery, within its budget */
-#define BACKOFF_MS 25           /* before the second attempt; doubled before each next one */
-#define SLACK_MS 50             /* statement_timeout is set again only when off by more than this */
+#define MAX_ATTEMPTS 5 /* of one delivery, within its budget */
+#define BACKOFF_MS 25  /* before the second attempt; doubled before each next one */
+#define SLACK_MS 50    /* statement_timeout is set again only when off by more than this */
 
 /* A batch of deliveries, one array element each (sql/009_ingest_many.sql); one row each back, in order. */
 #define INGEST_SQL \
@@ -28,12 +28,12 @@ struct store {
 	char *conninfo;
 	int connect_timeout_s, lock_timeout_ms, statement_timeout_ms, budget_ms;
 	PGconn *conn;
-	int timeout_ms;         /* the session's statement_timeout now */
+	int timeout_ms; /* the session's statement_timeout now */
 	bool prepared;
-	bool notifying;         /* a callhook.notify() sent, its result not read yet */
+	bool notifying; /* a callhook.notify() sent, its result not read yet */
 	unsigned long reconnects;
 	bool was_connected;
-	char sqlstate[6];       /* of the last failure */
+	char sqlstate[6]; /* of the last failure */
 };
 
 struct store *
@@ -85,11 +85,12 @@ open_conn(struct store *st)
 {
 	char lock[16], statement[16];
 	const char *const settings[] = { "lock_timeout", lock, "statement_timeout", statement, NULL };
-	const struct db_params p = { .conninfo = st->conninfo, .app = "callhook",
-	    .connect_timeout_s = st->connect_timeout_s, .settings = settings };
+	const struct db_params p = { .conninfo = st->conninfo,
+		.app = "callhook",
+		.connect_timeout_s = st->connect_timeout_s,
+		.settings = settings };
 
-	st->timeout_ms = st->statement_timeout_ms < st->budget_ms ? st->statement_timeout_ms :
-	    st->budget_ms;
+	st->timeout_ms = st->statement_timeout_ms < st->budget_ms ? st->statement_timeout_ms : st->budget_ms;
 	snprintf(lock, sizeof(lock), "%d", st->lock_timeout_ms);
 	snprintf(statement, sizeof(statement), "%d", st->timeout_ms);
 	return db_connect(&p, NULL, 0);
@@ -99,16 +100,19 @@ open_conn(struct store *st)
 static void
 check_privileges(PGconn *conn)
 {
-	PGresult *r = PQexec(conn, "SELECT r.rolsuper, EXISTS (SELECT 1 FROM pg_catalog.pg_tables t "
+	PGresult *r = PQexec(conn,
+	    "SELECT r.rolsuper, EXISTS (SELECT 1 FROM pg_catalog.pg_tables t "
 	    "WHERE t.schemaname = 'callhook' AND t.tableowner = current_user) FROM pg_catalog.pg_roles r "
 	    "WHERE r.rolname = current_user");
 
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		if (!strcmp(PQgetvalue(r, 0, 0), "t"))
-			log_msg(LOG_WARNING, "the database role is a superuser: connect as a member of "
+			log_msg(LOG_WARNING,
+			    "the database role is a superuser: connect as a member of "
 			    "callhook_writer instead");
 		else if (!strcmp(PQgetvalue(r, 0, 1), "t"))
-			log_msg(LOG_WARNING, "the database role owns callhook's tables: connect as a member "
+			log_msg(LOG_WARNING,
+			    "the database role owns callhook's tables: connect as a member "
 			    "of callhook_writer instead");
 	}
 	PQclear(r);
@@ -239,7 +243,7 @@ store_ping(struct store *st)
 		PQclear(r);
 		if (ok)
 			return CH_OK;
-		st->prepared = false;   /* a stale connection: reconnect once */
+		st->prepared = false; /* a stale connection: reconnect once */
 	}
 	return CH_ERR_DB_DOWN;
 }
@@ -247,8 +251,8 @@ store_ping(struct store *st)
 static enum outcome
 outcome_from(const char *s)
 {
-	static const enum outcome all[] = { OUT_STORED, OUT_DUPLICATE, OUT_IGNORED, OUT_REJECTED,
-	    OUT_SPOOLED, OUT_ERROR };
+	static const enum outcome all[] = { OUT_STORED, OUT_DUPLICATE, OUT_IGNORED, OUT_REJECTED, OUT_SPOOLED,
+		OUT_ERROR };
 	size_t i;
 
 	for (i = 0; s != NULL && i < sizeof(all) / sizeof(all[0]); i++)
@@ -270,7 +274,7 @@ read_result(const PGresult *r, int row, struct ingest_result *res)
 struct arr {
 	char *p;
 	size_t len, cap;
-	bool failed;            /* out of memory */
+	bool failed; /* out of memory */
 };
 
 static void
@@ -374,8 +378,8 @@ params_fill(struct ingest_params *p, const struct ingest *const *in, size_t n)
 	memset(p, 0, sizeof(*p));
 	for (i = 0; i < n; i++) {
 		const char *v[INGEST_PARAMS] = { in[i]->source, in[i]->vendor, in[i]->event, in[i]->method,
-		    in[i]->content_type, in[i]->query, in[i]->headers, NULL, in[i]->dedup_key,
-		    outcome_name(in[i]->outcome), in[i]->error, in[i]->rows, in[i]->received_at };
+			in[i]->content_type, in[i]->query, in[i]->headers, NULL, in[i]->dedup_key,
+			outcome_name(in[i]->outcome), in[i]->error, in[i]->rows, in[i]->received_at };
 
 		for (k = 0; k < INGEST_PARAMS; k++) {
 			if (k == 7)
@@ -444,7 +448,7 @@ note_failure(struct store *st, const PGresult *r, enum db_failure *f)
 	*f = r != NULL ? db_classify(st->conn, r) : DB_DOWN;
 	snprintf(st->sqlstate, sizeof(st->sqlstate), "%s", state != NULL ? state : "08000");
 	if (*f == DB_DOWN)
-		st->prepared = false;   /* reconnect before the next attempt */
+		st->prepared = false; /* reconnect before the next attempt */
 }
 
 /* Cuts the next statements off after `left` ms at the latest; false (the connection lost) when it cannot. */
@@ -469,7 +473,7 @@ add_notices(char **all, size_t *len, const char *notices)
 
 	if (no_notices(notices))
 		return true;
-	n = strlen(notices) - 2;        /* without the braces */
+	n = strlen(notices) - 2; /* without the braces */
 	if ((p = realloc(*all, *len + n + 3)) == NULL)
 		return false;
 	*all = p;
@@ -505,7 +509,7 @@ attempt_many(struct store *st, const struct ingest *const *in, size_t n, struct 
 	if (!bound_statements(st, left, f))
 		return false;
 	if (!params_fill(&p, in, n)) {
-		*f = DB_DOWN;   /* out of memory: spooled, as a lost connection is */
+		*f = DB_DOWN; /* out of memory: spooled, as a lost connection is */
 		snprintf(st->sqlstate, sizeof(st->sqlstate), "53200");
 		return false;
 	}
@@ -541,7 +545,7 @@ run_bounded(struct store *st, const struct ingest *const *in, size_t n, struct i
 	size_t i;
 
 	st->sqlstate[0] = '\0';
-	for (*tries = 0; *tries < MAX_ATTEMPTS; ) {
+	for (*tries = 0; *tries < MAX_ATTEMPTS;) {
 		if (*tries > 0 && !back_off(*tries, deadline))
 			break;
 		if ((left = deadline - (long long)mono_ms()) <= 0 || store_connect(st) != CH_OK)
@@ -563,8 +567,10 @@ static void
 log_spooling(const struct store *st, size_t n, int tries, long long start)
 {
 	if (st->sqlstate[0] != '\0')
-		log_msg(LOG_WARNING, "could not store %s: SQLSTATE %s after %d attempts in %lld ms: "
-		    "spooling %s", n == 1 ? "delivery" : "batch", st->sqlstate, tries, (long long)mono_ms() - start,
+		log_msg(LOG_WARNING,
+		    "could not store %s: SQLSTATE %s after %d attempts in %lld ms: "
+		    "spooling %s",
+		    n == 1 ? "delivery" : "batch", st->sqlstate, tries, (long long)mono_ms() - start,
 		    n == 1 ? "it" : "each");
 }
 
@@ -576,7 +582,7 @@ store_ingest(struct store *st, const struct ingest *in, struct ingest_result *re
 	int tries;
 
 	if (run_bounded(st, &in, 1, res, start + (in->budget_ms > 0 ? in->budget_ms : st->budget_ms), &f,
-	    &tries) == CH_OK)
+		&tries) == CH_OK)
 		return CH_OK;
 	if (f == DB_ERROR && db_data_error(st->sqlstate)) {
 		log_msg(LOG_ERROR, "could not store delivery: SQLSTATE %s", st->sqlstate);
@@ -597,7 +603,7 @@ store_ingest_batch(struct store *st, const struct ingest *const *in, size_t n, s
 	if (run_bounded(st, in, n, res, start + budget_ms, &f, &tries) == CH_OK)
 		return CH_OK;
 	if (f == DB_ERROR)
-		return CH_ERR_DB;       /* one of them: the caller stores each on its own */
+		return CH_ERR_DB; /* one of them: the caller stores each on its own */
 	log_spooling(st, n, tries, start);
 	return CH_ERR_DB_DOWN;
 }
@@ -615,10 +621,10 @@ store_route(struct store *st, const char *const args[4], int timeout_ms, char **
 		return err;
 	snprintf(timeout, sizeof(timeout), "%dms", timeout_ms);
 	PQclear(PQexec(st->conn, "BEGIN"));
-	PQclear(PQexecParams(st->conn, "SELECT set_config('statement_timeout', $1, true)", 1, NULL,
-	    set, NULL, NULL, 0));
-	r = PQexecParams(st->conn, "SELECT callhook.route_call($1, $2, $3, $4)::text", 4, NULL, args,
-	    NULL, NULL, 0);
+	PQclear(PQexecParams(st->conn, "SELECT set_config('statement_timeout', $1, true)", 1, NULL, set, NULL,
+	    NULL, 0));
+	r = PQexecParams(st->conn, "SELECT callhook.route_call($1, $2, $3, $4)::text", 4, NULL, args, NULL,
+	    NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
 		*reply = strdup(PQgetvalue(r, 0, 0));
 	else

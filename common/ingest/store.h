@@ -11,22 +11,22 @@
 /* One delivery and its rows, as callhook.ingest_many() takes them (one array element each). All borrowed. */
 struct ingest {
 	const char *source, *vendor, *event, *method, *content_type, *query;
-	const char *headers;        /* JSON text */
+	const char *headers; /* JSON text */
 	const char *body;
 	size_t body_len;
 	const char *dedup_key;
-	enum outcome outcome;       /* OUT_STORED, OUT_IGNORED or OUT_REJECTED */
-	const char *error;          /* for OUT_REJECTED */
-	const char *rows;           /* JSON array text, or NULL */
-	const char *received_at;    /* timestamp text */
-	int budget_ms;              /* bound on store_ingest(), retries included; 0: delivery_budget_ms */
+	enum outcome outcome;    /* OUT_STORED, OUT_IGNORED or OUT_REJECTED */
+	const char *error;       /* for OUT_REJECTED */
+	const char *rows;        /* JSON array text, or NULL */
+	const char *received_at; /* timestamp text */
+	int budget_ms;           /* bound on store_ingest(), retries included; 0: delivery_budget_ms */
 };
 
 struct ingest_result {
 	int64_t delivery_id;
-	enum outcome outcome;       /* as stored, or OUT_DUPLICATE */
-	enum outcome prior;         /* for a duplicate: the first copy's outcome */
-	long long spent_ms;         /* time store_ingest() took, retries included */
+	enum outcome outcome; /* as stored, or OUT_DUPLICATE */
+	enum outcome prior;   /* for a duplicate: the first copy's outcome */
+	long long spent_ms;   /* time store_ingest() took, retries included */
 };
 
 struct store;

@@ -9,7 +9,7 @@
 
 #include "vendors/vendor.h"
 
-#define FORM_DATA_DEPTH 32	/* nesting limit when re-parsing one form_data value */
+#define FORM_DATA_DEPTH 32 /* nesting limit when re-parsing one form_data value */
 #define CC (vendor_callrail.default_cc)
 
 /* Call columns every call event carries; legacy names follow the current ones as fallbacks. */
@@ -29,7 +29,7 @@ static const struct field_map call_fields[] = {
 	{ "business_phone_number", "destination_number", conv_text, F_E164 },
 	{ "destinationnum", "destination_number", conv_text, F_E164 },
 	{ "start_time", "started_at", conv_time, 0 },
-	{ "datetime", "started_at", conv_time, 0 },	/* legacy, UTC "YYYY-MM-DD HH:MM:SS" */
+	{ "datetime", "started_at", conv_time, 0 }, /* legacy, UTC "YYYY-MM-DD HH:MM:SS" */
 	{ "recording", "recording_url", conv_text, 0 },
 	{ "recording_duration", "recording_duration_s", conv_int, 0 },
 	{ "call_summary", "summary", conv_text, 0 },
@@ -84,12 +84,12 @@ static const struct field_map call_text_fields[] = {
 /* text_message_received / text_message_sent → messages */
 static const struct field_map message_fields[] = {
 	{ "source_number", "from_number", conv_text, F_E164 },
-	{ "destination_number", "to_number", conv_text, F_E164 },	/* docs sample: "770-555-5555" */
+	{ "destination_number", "to_number", conv_text, F_E164 }, /* docs sample: "770-555-5555" */
 	{ "content", "body", conv_text, 0 },
 	{ "message_type", "message_type", conv_text, 0 },
 	{ "media_urls", "media_urls", conv_media, 0 },
 	{ "timestamp", "sent_at", conv_time, 0 },
-	{ "conversation_id", "conversation_id", conv_text, 0 },	/* thread_resource_id stays in data */
+	{ "conversation_id", "conversation_id", conv_text, 0 }, /* thread_resource_id stays in data */
 	{ "tracker_resource_id", "tracker_external_id", conv_text, 0 },
 	{ "tracker_id", "tracker_external_id", conv_text, 0 },
 	{ NULL, NULL, NULL, 0 },
@@ -114,9 +114,9 @@ enum cr_status { ST_NONE, ST_RINGING, ST_OUTCOME };
 struct cr_event {
 	const char *name;
 	enum cr_kind kind;
-	const char *direction;	/* when the body does not say */
+	const char *direction; /* when the body does not say */
 	enum cr_status status;
-	bool modified;		/* "changes" also become a call_events row; the outcome is stamped older */
+	bool modified; /* "changes" also become a call_events row; the outcome is stamped older */
 };
 
 static const struct cr_event cr_events[] = {
@@ -163,8 +163,7 @@ put_turn(FILE *f, struct json_object *turn)
 		fprintf(f, "%s\n", json_object_get_string(turn));
 		return true;
 	}
-	if ((phrase = json_find_text(turn, "phrase")) == NULL &&
-	    (phrase = json_find_text(turn, "text")) == NULL)
+	if ((phrase = json_find_text(turn, "phrase")) == NULL && (phrase = json_find_text(turn, "text")) == NULL)
 		return false;
 	if ((speaker = json_find_text(turn, "speaker")) != NULL)
 		fprintf(f, "%s: %s\n", speaker, phrase);
@@ -217,7 +216,7 @@ conv_transcript(struct json_object *in, struct json_object **out, const char **w
 		return conv_text(in, out, why);
 	text = json_object_is_type(turns, json_type_array) ? render_turns(turns) : NULL;
 	v = text != NULL ? json_object_new_string(text) :
-	    json_object_new_string(json_object_to_json_string_ext(in, JSON_OUT));
+			   json_object_new_string(json_object_to_json_string_ext(in, JSON_OUT));
 	free(text);
 	if (v == NULL) {
 		*why = "out of memory";
@@ -344,8 +343,8 @@ skip_value(const char *p, const char *end)
 		}
 		return NULL;
 	}
-	while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
-	    *p != '\n' && *p != '\r')
+	while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\n' &&
+	    *p != '\r')
 		p++;
 	return p > start ? p : NULL;
 }
@@ -399,9 +398,8 @@ parse_span(const char *s, size_t n, struct json_object **out)
 	    (tok = json_tokener_new_ex(FORM_DATA_DEPTH)) == NULL)
 		goto out;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	*out = json_tokener_parse_ex(tok, buf, (int)n + 1);	/* the NUL ends a number */
-	if (json_tokener_get_error(tok) == json_tokener_success &&
-	    json_tokener_get_parse_end(tok) == n)
+	*out = json_tokener_parse_ex(tok, buf, (int)n + 1); /* the NUL ends a number */
+	if (json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == n)
 		rc = 0;
 	else {
 		json_object_put(*out);
@@ -435,8 +433,7 @@ key_is(const struct member *m, const char *key)
  * values in an array, in order; `multi` remembers which keys hold such collected arrays.
  */
 static int
-add_member(struct json_object *obj, struct json_object *multi, const char *key,
-    struct json_object *v)
+add_member(struct json_object *obj, struct json_object *multi, const char *key, struct json_object *v)
 {
 	struct json_object *old, *arr;
 
@@ -451,7 +448,7 @@ add_member(struct json_object *obj, struct json_object *multi, const char *key,
 	json_object_array_add(arr, json_object_get(old));
 	json_object_array_add(arr, v);
 	json_object_object_add(multi, key, NULL);
-	return json_object_object_add(obj, key, arr);	/* drops obj's reference to old */
+	return json_object_object_add(obj, key, arr); /* drops obj's reference to old */
 }
 
 /* The object whose text is p..end (p at '{') as a new object keeping repeated keys; or NULL. */
@@ -520,8 +517,7 @@ scan_form_data(const char *s, size_t len)
 static enum ch_err
 cr_id(struct json_object *doc, const char **id, struct decoded *d)
 {
-	if ((*id = json_find_text(doc, "resource_id")) == NULL &&
-	    (*id = json_find_text(doc, "id")) == NULL)
+	if ((*id = json_find_text(doc, "resource_id")) == NULL && (*id = json_find_text(doc, "id")) == NULL)
 		return bad_body(d, "field \"resource_id\": missing (and no legacy \"id\")");
 	return CH_OK;
 }
@@ -535,12 +531,9 @@ bool_field(struct json_object *doc, const char *key, int *val, struct decoded *d
 
 	*val = -1;
 	switch (conv_bool(json_find(doc, key), &v, &why)) {
-	case CONV_ABSENT:
-		return CH_OK;
-	case CONV_BAD:
-		return bad_body(d, "field \"%s\": %s", key, why);
-	case CONV_OK:
-		break;
+	case CONV_ABSENT: return CH_OK;
+	case CONV_BAD: return bad_body(d, "field \"%s\": %s", key, why);
+	case CONV_OK: break;
 	}
 	*val = json_object_get_boolean(v);
 	json_object_put(v);
@@ -589,8 +582,8 @@ set_direction(const struct cr_event *ev, struct json_object *doc, struct json_ob
  * {"changes": [...]}. Its id is made unique by the arrival time (CallRail has no delivery id).
  */
 static enum ch_err
-modified_event(const struct cr_event *ev, const struct delivery_in *in, const char *call_id,
-    const char *when, struct decoded *d)
+modified_event(const struct cr_event *ev, const struct delivery_in *in, const char *call_id, const char *when,
+    struct decoded *d)
 {
 	struct json_object *row, *cols, *changes = NULL, *detail;
 	const char *why = "expected a list of strings";
@@ -627,7 +620,7 @@ call_start(struct json_object *doc, int64_t *usec)
 	bool ok;
 
 	ok = (conv_time(json_find(doc, "start_time"), &v, &why) == CONV_OK ||
-	    conv_time(json_find(doc, "datetime"), &v, &why) == CONV_OK) &&
+		 conv_time(json_find(doc, "datetime"), &v, &why) == CONV_OK) &&
 	    conv_parse_time(json_object_get_string(v), usec) == 0;
 	json_object_put(v);
 	return ok;
@@ -719,8 +712,7 @@ decode_call(const struct cr_event *ev, const struct delivery_in *in, struct deco
 
 /* The event's own time field, else the arrival time, into buf. */
 static const char *
-own_time(const struct delivery_in *in, const char *key, char buf[32], struct decoded *d,
-    enum ch_err *err)
+own_time(const struct delivery_in *in, const char *key, char buf[32], struct decoded *d, enum ch_err *err)
 {
 	const char *t = event_time(in->doc, key, "", buf, d, err);
 
@@ -770,13 +762,9 @@ form_data(const struct delivery_in *in, struct json_object *cols, struct decoded
 	json_object_put(v);
 	v = NULL;
 	switch (conv_json(json_find(in->doc, "form_data"), &v, &why)) {
-	case CONV_BAD:
-		return bad_body(d, "field \"form_data\": %s", why);
-	case CONV_OK:
-		json_object_object_add(cols, "form_data", v);
-		break;
-	case CONV_ABSENT:
-		break;
+	case CONV_BAD: return bad_body(d, "field \"form_data\": %s", why);
+	case CONV_OK: json_object_object_add(cols, "form_data", v); break;
+	case CONV_ABSENT: break;
 	}
 	return CH_OK;
 }
@@ -822,15 +810,9 @@ cr_decode(const struct delivery_in *in, struct decoded *d)
 	if (!json_object_is_type(in->doc, json_type_object))
 		return bad_body(d, "body: expected a JSON object");
 	switch (ev->kind) {
-	case CR_CALL:
-		err = decode_call(ev, in, d);
-		break;
-	case CR_MESSAGE:
-		err = decode_message(ev, in, d);
-		break;
-	default:
-		err = decode_form(in, d);
-		break;
+	case CR_CALL: err = decode_call(ev, in, d); break;
+	case CR_MESSAGE: err = decode_message(ev, in, d); break;
+	default: err = decode_form(in, d); break;
 	}
 	if (err == CH_OK)
 		d->outcome = OUT_STORED;
@@ -846,7 +828,7 @@ const struct vendor vendor_callrail = {
 	.bodies = BODY_JSON,
 	.path_events = cr_path_events,
 	.event_required = true,
-	.other_events_ignored = true,	/* CallRail never retries: an unknown event is kept */
+	.other_events_ignored = true, /* CallRail never retries: an unknown event is kept */
 	.default_cc = "1",
 	.repeat_ok = cr_repeat_ok,
 	.decode = cr_decode,

@@ -67,7 +67,7 @@ static const struct {
 	{ "call.missed", "missed" },
 	{ "call.voicemail", "voicemail" },
 	{ "call.failed", "failed" },
-	{ "call.ended", NULL },         /* the older page: status "answered" */
+	{ "call.ended", NULL }, /* the older page: status "answered" */
 	{ NULL, NULL },
 };
 
@@ -115,12 +115,9 @@ value_from_cents(struct json_object *doc, struct json_object *cols, struct decod
 	long long cents;
 
 	switch (conv_int(json_find(doc, "value_cents"), &v, &why)) {
-	case CONV_ABSENT:
-		return CH_OK;
-	case CONV_BAD:
-		return bad_body(d, "field \"value_cents\": %s", why);
-	case CONV_OK:
-		break;
+	case CONV_ABSENT: return CH_OK;
+	case CONV_BAD: return bad_body(d, "field \"value_cents\": %s", why);
+	case CONV_OK: break;
 	}
 	cents = json_object_get_int64(v);
 	json_object_put(v);
@@ -132,22 +129,19 @@ value_from_cents(struct json_object *doc, struct json_object *cols, struct decod
 
 /* Status, answered, direction, value and spam (from ai_category) of a post-call calls row. */
 static enum ch_err
-post_call_extra(struct json_object *doc, const char *status, struct json_object *cols,
-    struct decoded *d)
+post_call_extra(struct json_object *doc, const char *status, struct json_object *cols, struct decoded *d)
 {
 	const char *dir = json_find_text(doc, "direction");
 	struct json_object *cat = json_find(cols, "ai_category");
 
 	if (status != NULL) {
 		cols_set_str(cols, "status", status);
-		json_object_object_add(cols, "answered", json_object_new_boolean(!strcmp(status,
-		    "completed")));
+		json_object_object_add(cols, "answered", json_object_new_boolean(!strcmp(status, "completed")));
 	}
-	cols_set_str(cols, "direction", dir != NULL && !strcasecmp(dir, "outbound") ? "outbound" :
-	    "inbound");
+	cols_set_str(cols, "direction", dir != NULL && !strcasecmp(dir, "outbound") ? "outbound" : "inbound");
 	if (cat != NULL)
-		json_object_object_add(cols, "spam", json_object_new_boolean(!strcmp(
-		    json_object_get_string(cat), "spam")));
+		json_object_object_add(cols, "spam",
+		    json_object_new_boolean(!strcmp(json_object_get_string(cat), "spam")));
 	return value_from_cents(doc, cols, d);
 }
 
@@ -170,8 +164,7 @@ post_call_time(struct json_object *doc, char buf[32], struct decoded *d, enum ch
 
 /* A voicemails row when the call went to voicemail and left a recording. */
 static enum ch_err
-voicemail_row(struct json_object *doc, const char *id, const char *t, const char *status,
-    struct decoded *d)
+voicemail_row(struct json_object *doc, const char *id, const char *t, const char *status, struct decoded *d)
 {
 	struct json_object *row;
 
@@ -348,7 +341,7 @@ const struct vendor vendor_callscaler = {
 	.bodies = BODY_JSON | BODY_FORM | BODY_QUERY,
 	.path_events = cs_path_events,
 	.event_required = false,
-	.live_event = "in_call",	/* "always answered 200": the caller is on the line */
+	.live_event = "in_call", /* "always answered 200": the caller is on the line */
 	.default_cc = "1",
 	.decode = callscaler_decode,
 };

@@ -87,8 +87,7 @@ struct ct_event {
 
 /* Call status: received → ringing; finished or recording → completed when answered, else missed. */
 static enum ch_err
-call_status(const struct ct_event *ev, struct json_object *data, struct json_object *cols,
-    struct decoded *d)
+call_status(const struct ct_event *ev, struct json_object *data, struct json_object *cols, struct decoded *d)
 {
 	const char *st = json_find_text(data, "status");
 	bool received = !strcmp(ev->type, "call.received");

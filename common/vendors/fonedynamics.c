@@ -14,14 +14,14 @@
 
 /* Call Parameters, Attribution, Session and Integration Parameters → calls */
 static const struct field_map call_fields[] = {
-	{ "Call.From", "caller_number", conv_text, F_E164 },	/* may be "anonymous": no E.164 */
+	{ "Call.From", "caller_number", conv_text, F_E164 }, /* may be "anonymous": no E.164 */
 	{ "Call.From.Country", "caller_country", conv_text, 0 },
 	{ "Call.From.Region", "caller_state", conv_text, 0 },
 	{ "Call.From.City", "caller_city", conv_text, 0 },
 	{ "Call.To", "tracking_number", conv_text, F_E164 },
 	{ "Call.To.Name", "tracker_name", conv_text, 0 },
 	{ "Call.Endpoint", "destination_number", conv_text, F_E164 },
-	{ "Call.StartDate", "started_at", conv_time, 0 },	/* UTC "yyyy-MM-dd HH:mm:ss" */
+	{ "Call.StartDate", "started_at", conv_time, 0 }, /* UTC "yyyy-MM-dd HH:mm:ss" */
 	{ "Call.Duration", "duration_s", conv_int, 0 },
 	{ "Call.Recording.Uri", "recording_url", conv_text, 0 },
 	{ "Attribution.Source", "traffic_source", conv_text, 0 },
@@ -41,7 +41,7 @@ static const struct {
 	bool answered;
 } dispositions[] = {
 	{ "ANSWERED", "completed", true },
-	{ "NO ANSWER", "missed", false },	/* with a space; the query/form parser decodes + and %20 */
+	{ "NO ANSWER", "missed", false }, /* with a space; the query/form parser decodes + and %20 */
 	{ "IVR", "missed", false },
 	{ "BUSY", "busy", false },
 	{ "FAILED", "failed", false },

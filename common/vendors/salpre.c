@@ -49,7 +49,7 @@ static const struct field_map error_fields[] = {
 /* What every row of one delivery shares. */
 struct sp_ctx {
 	struct json_object *payload;
-	char t[32];                 /* event time: timestamp_utc, else the time of receipt */
+	char t[32]; /* event time: timestamp_utc, else the time of receipt */
 	int64_t t_usec;
 	bool is_test;
 };
@@ -59,8 +59,8 @@ typedef enum ch_err (*sp_decode_fn)(const struct sp_event *, const struct sp_ctx
 
 struct sp_event {
 	const char *type;
-	const char *status;         /* calls.status it implies, or NULL */
-	const char *id_key;         /* where the call id is (it moves: common/vendors/VENDORS.md, "salpre: ids and times") */
+	const char *status; /* calls.status it implies, or NULL */
+	const char *id_key; /* where the call id is (it moves: common/vendors/VENDORS.md, "salpre: ids and times") */
 	sp_decode_fn decode;
 };
 
@@ -218,7 +218,7 @@ sp_lifecycle(const struct sp_event *ev, const struct sp_ctx *c, struct decoded *
 	return CH_OK;
 }
 
-#define SEQ_TIE_BITS 31	/* seq = (second mod 2^32) << 31 | 31 bits of the turn's hash: a bigint */
+#define SEQ_TIE_BITS 31 /* seq = (second mod 2^32) << 31 | 31 bits of the turn's hash: a bigint */
 
 /* 64-bit FNV-1a of `s` (NULL as ""), continuing from h, and of a NUL after it. */
 static uint64_t
@@ -317,7 +317,8 @@ error_detail(struct json_object *payload)
 {
 	struct json_object *detail = json_object_new_object();
 
-	json_object_object_foreach(payload, key, val) {
+	json_object_object_foreach(payload, key, val)
+	{
 		if (strcmp(key, "call") && strcmp(key, "call_id"))
 			json_object_object_add(detail, key, json_object_get(val));
 	}
@@ -344,7 +345,7 @@ sp_error(const struct sp_event *ev, const struct sp_ctx *c, struct decoded *d)
 		return err;
 	if (id != NULL) {
 		if ((err = call_row(c, id, json_find(c->payload, "call"), "payload.call.", ev->status, d,
-		    &row)) != CH_OK)
+			 &row)) != CH_OK)
 			return err;
 		if ((err = map_fields(c->payload, error_fields, "payload.", CC, row_cols(row), d)) != CH_OK)
 			return err;
@@ -401,14 +402,12 @@ envelope(const struct delivery_in *in, struct sp_ctx *c, struct decoded *d)
 	if (conv_parse_time(c->t, &c->t_usec) != 0)
 		c->t_usec = in->received_usec;
 	switch (conv_bool(json_find(in->doc, "is_test"), &v, &why)) {
-	case CONV_BAD:
-		return bad_body(d, "field \"is_test\": %s", why);
+	case CONV_BAD: return bad_body(d, "field \"is_test\": %s", why);
 	case CONV_OK:
 		c->is_test = json_object_get_boolean(v);
 		json_object_put(v);
 		break;
-	case CONV_ABSENT:
-		break;
+	case CONV_ABSENT: break;
 	}
 	return CH_OK;
 }

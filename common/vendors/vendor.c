@@ -49,7 +49,10 @@ vendor_names(char *buf, size_t size)
 
 	buf[0] = '\0';
 	for (i = 0; vendors[i] != NULL && len < size; i++) {
-		n = snprintf(buf + len, size - len, "%s%s", i == 0 ? "" : vendors[i + 1] ? ", " : " or ",
+		n = snprintf(buf + len, size - len, "%s%s",
+		    i == 0             ? "" :
+			vendors[i + 1] ? ", " :
+					 " or ",
 		    vendors[i]->name);
 		if (n < 0)
 			break;
@@ -67,12 +70,12 @@ vendor_bind_sources(struct config *cfg)
 	for (i = 0; cfg != NULL && i < cfg->nsources; i++) {
 		s = &cfg->sources[i];
 		if (s->vendor_name == NULL)
-			continue;       /* config_load() said it is missing */
+			continue; /* config_load() said it is missing */
 		if ((s->vendor = vendor_find(s->vendor_name)) != NULL)
 			continue;
 		vendor_names(names, sizeof(names));
-		config_problem(cfg, s->vendor_line, "source %s: unknown vendor \"%s\" (expected %s)",
-		    s->name, s->vendor_name, names);
+		config_problem(cfg, s->vendor_line, "source %s: unknown vendor \"%s\" (expected %s)", s->name,
+		    s->vendor_name, names);
 	}
 	return cfg;
 }
@@ -147,8 +150,7 @@ json_find(struct json_object *obj, const char *key)
 			return NULL;
 		memcpy(part, key, n);
 		part[n] = '\0';
-		if (!json_object_object_get_ex(obj, part, &obj) ||
-		    !json_object_is_type(obj, json_type_object))
+		if (!json_object_object_get_ex(obj, part, &obj) || !json_object_is_type(obj, json_type_object))
 			return NULL;
 		key = dot + 1;
 	}
@@ -189,8 +191,8 @@ add_e164(struct json_object *cols, const char *column, struct json_object *v, co
 }
 
 enum ch_err
-map_fields(struct json_object *obj, const struct field_map *map, const char *where,
-    const char *default_cc, struct json_object *cols, struct decoded *out)
+map_fields(struct json_object *obj, const struct field_map *map, const char *where, const char *default_cc,
+    struct json_object *cols, struct decoded *out)
 {
 	struct json_object *v;
 	const char *why = "invalid value";
@@ -199,10 +201,8 @@ map_fields(struct json_object *obj, const struct field_map *map, const char *whe
 		if (json_object_object_get_ex(cols, map->column, NULL))
 			continue;
 		switch (map->conv(json_find(obj, map->key), &v, &why)) {
-		case CONV_ABSENT:
-			continue;
-		case CONV_BAD:
-			return bad_body(out, "field \"%s%s\": %s", where, map->key, why);
+		case CONV_ABSENT: continue;
+		case CONV_BAD: return bad_body(out, "field \"%s%s\": %s", where, map->key, why);
 		case CONV_OK:
 			if (map->flags & F_E164)
 				add_e164(cols, map->column, v, default_cc);
@@ -214,21 +214,17 @@ map_fields(struct json_object *obj, const struct field_map *map, const char *whe
 }
 
 const char *
-event_time(struct json_object *obj, const char *key, const char *where, char buf[32],
-    struct decoded *d, enum ch_err *err)
+event_time(struct json_object *obj, const char *key, const char *where, char buf[32], struct decoded *d,
+    enum ch_err *err)
 {
 	struct json_object *v = NULL;
 	const char *why = "expected a timestamp";
 
 	*err = CH_OK;
 	switch (conv_time(json_find(obj, key), &v, &why)) {
-	case CONV_ABSENT:
-		return NULL;
-	case CONV_BAD:
-		*err = bad_body(d, "field \"%s%s\": %s", where, key, why);
-		return NULL;
-	case CONV_OK:
-		break;
+	case CONV_ABSENT: return NULL;
+	case CONV_BAD: *err = bad_body(d, "field \"%s%s\": %s", where, key, why); return NULL;
+	case CONV_OK: break;
 	}
 	snprintf(buf, 32, "%s", json_object_get_string(v));
 	json_object_put(v);

@@ -25,9 +25,9 @@ enum {
 
 /* Body encodings a vendor accepts. */
 enum {
-	BODY_JSON = 1 << 0,   /* application/json (and any +json type) */
-	BODY_FORM = 1 << 1,   /* application/x-www-form-urlencoded */
-	BODY_QUERY = 1 << 2,  /* GET: parameters in the query string */
+	BODY_JSON = 1 << 0,  /* application/json (and any +json type) */
+	BODY_FORM = 1 << 1,  /* application/x-www-form-urlencoded */
+	BODY_QUERY = 1 << 2, /* GET: parameters in the query string */
 };
 
 enum outcome {
@@ -43,37 +43,37 @@ const char *outcome_name(enum outcome o);
 /* What a decoder reads: the request after routing, auth and size checks. All borrowed. */
 struct delivery_in {
 	const struct source *source;
-	const char *event;          /* the path's event segment, or NULL */
+	const char *event; /* the path's event segment, or NULL */
 	const char *method;
-	int body_kind;              /* BODY_JSON, BODY_FORM or BODY_QUERY */
+	int body_kind; /* BODY_JSON, BODY_FORM or BODY_QUERY */
 	const char *body;
 	size_t body_len;
-	struct json_object *doc;    /* parsed JSON body, or the form/query fields as an object of strings */
+	struct json_object *doc; /* parsed JSON body, or the form/query fields as an object of strings */
 	int64_t received_usec;
 };
 
 /* What a decoder produces; owned by the request, released by decoded_clear(). */
 struct decoded {
-	char *event;                /* event name to store (new string), or NULL */
-	char *dedup_key;            /* the vendor's delivery id, or NULL for event + body hash */
-	enum outcome outcome;       /* OUT_STORED or OUT_IGNORED */
-	struct json_object *rows;   /* array of row operations (see sql/), or NULL */
-	struct json_object *reply;  /* a response body other than the usual one, or NULL */
-	bool route;                 /* ask callhook.route_call() for the reply (CallScaler in-call) */
-	char *route_args[4];        /* source, caller, tracking number, call id */
-	char error[256];            /* on CH_ERR_BAD_BODY: what is wrong, naming the field */
+	char *event;               /* event name to store (new string), or NULL */
+	char *dedup_key;           /* the vendor's delivery id, or NULL for event + body hash */
+	enum outcome outcome;      /* OUT_STORED or OUT_IGNORED */
+	struct json_object *rows;  /* array of row operations (see sql/), or NULL */
+	struct json_object *reply; /* a response body other than the usual one, or NULL */
+	bool route;                /* ask callhook.route_call() for the reply (CallScaler in-call) */
+	char *route_args[4];       /* source, caller, tracking number, call id */
+	char error[256];           /* on CH_ERR_BAD_BODY: what is wrong, naming the field */
 };
 void decoded_clear(struct decoded *d);
 
 struct vendor {
 	const char *name;
-	unsigned methods;           /* M_* accepted */
-	unsigned bodies;            /* BODY_* accepted */
+	unsigned methods;               /* M_* accepted */
+	unsigned bodies;                /* BODY_* accepted */
 	const char *const *path_events; /* events named in the URL, NULL-terminated; NULL if the body names them */
-	bool event_required;        /* the URL must name one of path_events */
-	bool other_events_ignored;  /* any other well-formed URL event is taken and stored as ignored */
-	const char *live_event;     /* URL event the caller waits on: always 200 (`{}` when rejected) */
-	const char *default_cc;     /* country code for numbers without one: "1", "61" */
+	bool event_required;            /* the URL must name one of path_events */
+	bool other_events_ignored;      /* any other well-formed URL event is taken and stored as ignored */
+	const char *live_event;         /* URL event the caller waits on: always 200 (`{}` when rejected) */
+	const char *default_cc;         /* country code for numbers without one: "1", "61" */
 	/*
 	 * Paths of JSON objects whose member names may repeat (json_strict.h), NULL-terminated;
 	 * NULL: none. Everywhere else a repeated name makes the body ambiguous and it is rejected.
@@ -95,10 +95,10 @@ bool vendor_has_event(const struct vendor *v, const char *event);
 
 /* One vendor field onto one column. */
 enum {
-	F_E164 = 1 << 0,        /* also store <column>_e164 */
+	F_E164 = 1 << 0, /* also store <column>_e164 */
 };
 struct field_map {
-	const char *key;        /* key in the object; a dotted key is tried whole, then as a path */
+	const char *key; /* key in the object; a dotted key is tried whole, then as a path */
 	const char *column;
 	conv_fn conv;
 	unsigned flags;
@@ -125,8 +125,8 @@ const char *json_find_text(struct json_object *obj, const char *key);
  * caller owns it. `data` is borrowed (a reference is taken). Add columns to
  * row_cols(row) and append the row to d->rows with rows_add().
  */
-struct json_object *row_new(const char *table, const char *external_id, const char *event_time,
-    bool is_test, struct json_object *data);
+struct json_object *row_new(const char *table, const char *external_id, const char *event_time, bool is_test,
+    struct json_object *data);
 /*
  * The row operation's other settings; only these functions (and row_new())
  * write its keys, which sql/002_ingest.sql reads. row_insert_only(): an

@@ -22,12 +22,14 @@ fuzz_config(void)
 		return cfg;
 	if ((fd = mkstemp(path)) < 0 || (fp = fdopen(fd, "w")) == NULL)
 		abort();
-	fputs("[server]\nmax_body = 64k\n"
+	fputs(
+	    "[server]\nmax_body = 64k\n"
 	    "[source callrail]\nvendor = callrail\nsigning_key = k\n"
 	    "[source calltracker]\nvendor = calltracker\ntoken = t\n"
 	    "[source salpre]\nvendor = salpre\nheader = X-Api-Key: h\n"
 	    "[source callscaler]\nvendor = callscaler\nbasic_auth = u:p\n"
-	    "[source fonedynamics]\nvendor = fonedynamics\nallow_unauthenticated = yes\n", fp);
+	    "[source fonedynamics]\nvendor = fonedynamics\nallow_unauthenticated = yes\n",
+	    fp);
 	fclose(fp);
 	cfg = vendor_bind_sources(config_load(path));
 	unlink(path);

@@ -13,8 +13,7 @@
 #define STR(x) STR_(x)
 
 static const char *const methods[] = { "POST", "GET", "PUT", "PATCH" };
-static const char *const types[] = { "application/json", "application/x-www-form-urlencoded",
-    "text/plain" };
+static const char *const types[] = { "application/json", "application/x-www-form-urlencoded", "text/plain" };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

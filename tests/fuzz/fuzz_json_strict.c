@@ -25,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *out;
 
 	if (size > 0)
-		memcpy(s, data, size);	/* exactly size bytes: ASan sees any read past them */
+		memcpy(s, data, size); /* exactly size bytes: ASan sees any read past them */
 	(void)json_strict_check(s, size, NULL, error, sizeof(error));
 	(void)json_strict_check(s, size, repeat_ok, error, sizeof(error));
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);

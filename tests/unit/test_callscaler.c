@@ -18,13 +18,19 @@ static struct source acme = { .name = acme_name };
 static enum ch_err
 decode_as(const char *event, const char *method, int kind, const char *body, struct decoded *d)
 {
-	struct delivery_in in = { .source = &acme, .event = event, .method = method, .body_kind = kind,
-	    .body = body, .body_len = strlen(body), .received_usec = RECEIVED_USEC };
+	struct delivery_in in = { .source = &acme,
+		.event = event,
+		.method = method,
+		.body_kind = kind,
+		.body = body,
+		.body_len = strlen(body),
+		.received_usec = RECEIVED_USEC };
 	char why[256];
 	enum ch_err err;
 
 	memset(d, 0, sizeof(*d));
-	in.doc = kind == BODY_JSON ? json_tokener_parse(body) : form_parse(body, strlen(body), why, sizeof(why));
+	in.doc =
+	    kind == BODY_JSON ? json_tokener_parse(body) : form_parse(body, strlen(body), why, sizeof(why));
 	err = vendor_callscaler.decode(&in, d);
 	json_object_put(in.doc);
 	return err;
@@ -65,22 +71,28 @@ col(const struct decoded *d, size_t i, const char *name)
 }
 
 /* The doc's "Payload Example" with the event, status and AI fields left open. */
-#define POST_CALL(event, status, ai) "{\"event\":\"" event "\"," \
+#define POST_CALL(event, status, ai) \
+	"{\"event\":\"" event \
+	"\"," \
 	"\"call_id\":\"a1b2c3d4-e5f6-7890-abcd-ef1234567890\",\"business_id\":\"uuid\",\"call_flow_id\":\"uuid\"," \
 	"\"call_flow_name\":\"Google Ads\",\"tracking_number\":\"+15735551234\",\"caller_number\":\"+13055559876\"," \
-	"\"destination_number\":\"+13055554567\",\"direction\":\"inbound\",\"status\":\"" status "\"," \
+	"\"destination_number\":\"+13055554567\",\"direction\":\"inbound\",\"status\":\"" status \
+	"\"," \
 	"\"duration_seconds\":145,\"recording_url\":\"https://callscaler.com/api/v1/audio/abc123.mp3\"," \
-	"\"recording_duration\":138," ai ",\"source\":\"google\",\"landing_page_url\":\"https://yoursite.com/hvac\"," \
+	"\"recording_duration\":138," ai \
+	",\"source\":\"google\",\"landing_page_url\":\"https://yoursite.com/hvac\"," \
 	"\"referrer_url\":\"https://google.com\",\"utm_source\":\"google\",\"utm_medium\":\"cpc\"," \
 	"\"utm_campaign\":\"hvac-tampa\",\"utm_term\":\"ac repair near me\",\"utm_content\":null," \
 	"\"gclid\":\"abc123def456\",\"fbclid\":null,\"msclkid\":null,\"value_cents\":5000,\"cost_cents\":15," \
 	"\"robo_score\":0,\"created_at\":\"2026-03-30T14:30:00Z\",\"webhook_sent_at\":\"2026-03-30T14:31:15Z\"," \
 	"\"delivery_id\":\"uuid\",\"attempt\":1}"
-#define AI_FILLED "\"transcription\":\"Hi, I need a quote for a new AC unit...\"," \
+#define AI_FILLED \
+	"\"transcription\":\"Hi, I need a quote for a new AC unit...\"," \
 	"\"summary\":\"Homeowner requesting HVAC quote for new installation.\",\"ai_score\":85," \
 	"\"ai_category\":\"lead\",\"qualified_ai\":true,\"qualification_reason\":\"Strong buying intent\"," \
 	"\"ai_processed\":true"
-#define AI_NULL "\"transcription\":null,\"summary\":null,\"ai_score\":null,\"ai_category\":null," \
+#define AI_NULL \
+	"\"transcription\":null,\"summary\":null,\"ai_score\":null,\"ai_category\":null," \
 	"\"qualified_ai\":null,\"qualification_reason\":null,\"ai_processed\":false"
 
 static void
@@ -102,7 +114,8 @@ post_call(void)
 	CHECK_STR(col(&d, 0, "caller_number_e164"), "+13055559876", "caller E.164");
 	CHECK_STR(col(&d, 0, "tracking_number_e164"), "+15735551234", "tracking E.164");
 	CHECK_STR(col(&d, 0, "destination_number"), "+13055554567", "destination");
-	CHECK_STR(col(&d, 0, "started_at"), "2026-03-30T14:30:00.000000Z", "created_at is when the call occurred");
+	CHECK_STR(col(&d, 0, "started_at"), "2026-03-30T14:30:00.000000Z",
+	    "created_at is when the call occurred");
 	CHECK_STR(col(&d, 0, "duration_s"), "145", "duration_seconds");
 	CHECK_STR(col(&d, 0, "recording_duration_s"), "138", "recording_duration");
 	CHECK_STR(col(&d, 0, "transcript"), "Hi, I need a quote for a new AC unit...", "transcription");
@@ -124,8 +137,9 @@ post_call(void)
 	CHECK(decode(POST_CALL("call.completed", "completed", AI_NULL), &d) == CH_OK,
 	    "Immediate mode (AI fields null) decodes");
 	CHECK(col(&d, 0, "ai_score") == NULL && col(&d, 0, "ai_category") == NULL &&
-	    col(&d, 0, "qualified") == NULL && col(&d, 0, "transcript") == NULL &&
-	    col(&d, 0, "summary") == NULL && col(&d, 0, "spam") == NULL, "null AI fields are absent");
+		col(&d, 0, "qualified") == NULL && col(&d, 0, "transcript") == NULL &&
+		col(&d, 0, "summary") == NULL && col(&d, 0, "spam") == NULL,
+	    "null AI fields are absent");
 	decoded_clear(&d);
 }
 
@@ -148,7 +162,8 @@ statuses(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		CHECK(decode(cases[i].body, &d) == CH_OK, "case %zu decodes", i);
 		CHECK_STR(col(&d, 0, "status"), cases[i].status, "case %zu: status %s", i, cases[i].status);
-		CHECK_STR(col(&d, 0, "answered"), cases[i].answered, "case %zu: answered %s", i, cases[i].answered);
+		CHECK_STR(col(&d, 0, "answered"), cases[i].answered, "case %zu: answered %s", i,
+		    cases[i].answered);
 		decoded_clear(&d);
 	}
 
@@ -170,12 +185,13 @@ old_shape(void)
 	struct decoded d;
 
 	CHECK(decode("{\"event\":\"call.ended\",\"call_id\":\"abc-123-def\",\"business_id\":\"bus-456\","
-	    "\"tracking_number\":\"+13055559876\",\"caller_number\":\"+13055551234\",\"caller_name\":\"John Doe\","
-	    "\"destination_number\":\"+13055554567\",\"duration_seconds\":145,\"status\":\"answered\","
-	    "\"call_flow_name\":\"Google Ads\",\"recording_url\":\"https://...\",\"utm_source\":\"google\","
-	    "\"utm_medium\":\"cpc\",\"utm_campaign\":\"plumbing\",\"gclid\":\"abc123\","
-	    "\"landing_page_url\":\"https://yoursite.com/plumbing\",\"caller_city\":\"Miami\",\"caller_state\":\"FL\","
-	    "\"robo_risk_score\":5,\"timestamp\":\"2024-01-15T14:30:00Z\"}", &d) == CH_OK,
+		     "\"tracking_number\":\"+13055559876\",\"caller_number\":\"+13055551234\",\"caller_name\":\"John Doe\","
+		     "\"destination_number\":\"+13055554567\",\"duration_seconds\":145,\"status\":\"answered\","
+		     "\"call_flow_name\":\"Google Ads\",\"recording_url\":\"https://...\",\"utm_source\":\"google\","
+		     "\"utm_medium\":\"cpc\",\"utm_campaign\":\"plumbing\",\"gclid\":\"abc123\","
+		     "\"landing_page_url\":\"https://yoursite.com/plumbing\",\"caller_city\":\"Miami\",\"caller_state\":\"FL\","
+		     "\"robo_risk_score\":5,\"timestamp\":\"2024-01-15T14:30:00Z\"}",
+		  &d) == CH_OK,
 	    "the older page's call.ended decodes");
 	CHECK_STR(d.event, "call.ended", "event");
 	CHECK(d.dedup_key == NULL, "no delivery_id: the body hash dedups");
@@ -202,8 +218,10 @@ loose_and_bad(void)
 	struct decoded d;
 
 	CHECK(decode("{\"event\":\"call.completed\",\"call_id\":\"c1\",\"delivery_id\":42,\"status\":\"completed\","
-	    "\"duration_seconds\":\"61\",\"ai_score\":\"72.5\",\"qualified_ai\":\"false\",\"value_cents\":\"-150\","
-	    "\"direction\":\"outbound\"}", &d) == CH_OK, "strings for numbers and booleans decode");
+		     "\"duration_seconds\":\"61\",\"ai_score\":\"72.5\",\"qualified_ai\":\"false\",\"value_cents\":\"-150\","
+		     "\"direction\":\"outbound\"}",
+		  &d) == CH_OK,
+	    "strings for numbers and booleans decode");
 	CHECK_STR(d.dedup_key, "42", "an integer delivery_id as text");
 	CHECK_STR(col(&d, 0, "duration_s"), "61", "\"61\" is 61");
 	CHECK_STR(col(&d, 0, "ai_score"), "72.5", "\"72.5\" is numeric");
@@ -213,14 +231,17 @@ loose_and_bad(void)
 	CHECK(field(&d, 0, "event_time") == NULL, "no time given: the time of receipt (by ingest)");
 	decoded_clear(&d);
 
-	CHECK(decode_as(NULL, "POST", BODY_FORM, "event=call.missed&call_id=f1&status=no-answer&delivery_id=d9", &d) ==
-	    CH_OK, "a form-encoded post-call decodes the same way");
+	CHECK(decode_as(NULL, "POST", BODY_FORM,
+		  "event=call.missed&call_id=f1&status=no-answer&delivery_id=d9", &d) == CH_OK,
+	    "a form-encoded post-call decodes the same way");
 	CHECK_STR(col(&d, 0, "status"), "missed", "missed");
 	CHECK_STR(d.dedup_key, "d9", "delivery_id");
 	decoded_clear(&d);
 
 	CHECK(decode("{\"event\":\"call.transferred\",\"call_id\":\"c1\",\"delivery_id\":\"d-x\"}", &d) ==
-	    CH_OK && d.outcome == OUT_IGNORED && d.rows == NULL, "an unknown event is ignored");
+		    CH_OK &&
+		d.outcome == OUT_IGNORED && d.rows == NULL,
+	    "an unknown event is ignored");
 	CHECK_STR(d.event, "call.transferred", "its name is kept");
 	CHECK_STR(d.dedup_key, "d-x", "an ignored delivery keeps its delivery_id: retries are duplicates");
 	decoded_clear(&d);
@@ -229,19 +250,27 @@ loose_and_bad(void)
 	CHECK_STR(d.dedup_key, "d-r", "a rejected delivery keeps its delivery_id too");
 	decoded_clear(&d);
 	CHECK(decode("{\"call_id\":\"c1\",\"status\":\"completed\"}", &d) == CH_ERR_BAD_BODY &&
-	    strstr(d.error, "\"event\"") && strstr(d.error, "in_call"), "missing event names it: %s", d.error);
+		strstr(d.error, "\"event\"") && strstr(d.error, "in_call"),
+	    "missing event names it: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode("{\"event\":\"call.completed\",\"call_id\":null}", &d) == CH_ERR_BAD_BODY &&
-	    strstr(d.error, "\"call_id\""), "a null call_id is rejected: %s", d.error);
+		strstr(d.error, "\"call_id\""),
+	    "a null call_id is rejected: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode("{\"event\":\"call.completed\",\"call_id\":\"c\",\"duration_seconds\":\"2m25s\"}", &d) ==
-	    CH_ERR_BAD_BODY && strstr(d.error, "duration_seconds"), "a bad duration names it: %s", d.error);
+		    CH_ERR_BAD_BODY &&
+		strstr(d.error, "duration_seconds"),
+	    "a bad duration names it: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode("{\"event\":\"call.completed\",\"call_id\":\"c\",\"value_cents\":12.5}", &d) ==
-	    CH_ERR_BAD_BODY && strstr(d.error, "value_cents"), "fractional cents are rejected: %s", d.error);
+		    CH_ERR_BAD_BODY &&
+		strstr(d.error, "value_cents"),
+	    "fractional cents are rejected: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode("{\"event\":\"call.completed\",\"call_id\":\"c\",\"webhook_sent_at\":\"later\"}", &d) ==
-	    CH_ERR_BAD_BODY && strstr(d.error, "webhook_sent_at"), "a bad time names it: %s", d.error);
+		    CH_ERR_BAD_BODY &&
+		strstr(d.error, "webhook_sent_at"),
+	    "a bad time names it: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode("[\"call.completed\"]", &d) == CH_ERR_BAD_BODY, "a JSON array is rejected");
 	decoded_clear(&d);
@@ -252,8 +281,9 @@ in_call(void)
 {
 	struct decoded d;
 
-	CHECK(decode_as("in_call", "POST", BODY_FORM, "From=+13055551212&To=%2B18005551234&CallSid=CA123", &d) ==
-	    CH_OK, "the default in-call form, raw '+' in From, decodes");
+	CHECK(decode_as("in_call", "POST", BODY_FORM, "From=+13055551212&To=%2B18005551234&CallSid=CA123",
+		  &d) == CH_OK,
+	    "the default in-call form, raw '+' in From, decodes");
 	CHECK_STR(d.event, "in_call", "event in_call");
 	CHECK(d.outcome == OUT_STORED && d.route, "stored, and routing asked for");
 	CHECK_STR(field(&d, 0, "table"), "calls", "a calls row");
@@ -273,21 +303,29 @@ in_call(void)
 	decoded_clear(&d);
 
 	CHECK(decode_as("in_call", "GET", BODY_QUERY, "From=+13055551234&To=+13055559876&CallSid=abc-123-def",
-	    &d) == CH_OK, "an in-call GET query decodes");
+		  &d) == CH_OK,
+	    "an in-call GET query decodes");
 	CHECK_STR(col(&d, 0, "tracking_number"), "+13055559876", "both '+' restored");
 	CHECK_STR(d.route_args[1], "+13055551234", "route caller");
 	decoded_clear(&d);
 
-	CHECK(decode_as("in_call", "PUT", BODY_JSON, "{\"caller\":\"+13055551234\",\"tracking_number\":"
-	    "\"+13055559876\",\"call_id\":\"abc-123-def\"}", &d) == CH_OK, "the doc's custom JSON body decodes");
+	CHECK(decode_as("in_call", "PUT", BODY_JSON,
+		  "{\"caller\":\"+13055551234\",\"tracking_number\":"
+		  "\"+13055559876\",\"call_id\":\"abc-123-def\"}",
+		  &d) == CH_OK,
+	    "the doc's custom JSON body decodes");
 	CHECK_STR(field(&d, 0, "external_id"), "abc-123-def", "call_id");
 	CHECK_STR(col(&d, 0, "caller_number"), "+13055551234", "caller");
 	CHECK_STR(col(&d, 0, "tracking_number"), "+13055559876", "tracking_number");
 	decoded_clear(&d);
 
-	CHECK(decode_as("in_call", "PATCH", BODY_JSON, "{\"from\":\" 13055551234\",\"called\":\"3055559876\","
-	    "\"callSid\":\"x1\"}", &d) == CH_OK, "other spellings decode");
-	CHECK_STR(col(&d, 0, "caller_number"), " 13055551234", "JSON values are not form-decoded: kept as sent");
+	CHECK(decode_as("in_call", "PATCH", BODY_JSON,
+		  "{\"from\":\" 13055551234\",\"called\":\"3055559876\","
+		  "\"callSid\":\"x1\"}",
+		  &d) == CH_OK,
+	    "other spellings decode");
+	CHECK_STR(col(&d, 0, "caller_number"), " 13055551234",
+	    "JSON values are not form-decoded: kept as sent");
 	CHECK_STR(col(&d, 0, "tracking_number_e164"), "+13055559876", "national number gets +1");
 	CHECK_STR(field(&d, 0, "external_id"), "x1", "callSid");
 	decoded_clear(&d);
@@ -301,25 +339,28 @@ in_call(void)
 	decoded_clear(&d);
 
 	CHECK(decode_as("in_call", "POST", BODY_FORM, "From=+13055551212&To=%2B18005551234", &d) == CH_OK &&
-	    d.outcome == OUT_IGNORED && d.rows == NULL && !d.route && d.event && !strcmp(d.event, "in_call"),
+		d.outcome == OUT_IGNORED && d.rows == NULL && !d.route && d.event &&
+		!strcmp(d.event, "in_call"),
 	    "a form without CallSid names no call: ignored, no row, no routing");
 	decoded_clear(&d);
-	CHECK(decode_as("in_call", "POST", BODY_JSON, "{\"text\":\"New call from +13055551212\"}", &d) ==
-	    CH_OK && d.outcome == OUT_IGNORED && d.rows == NULL && !d.route,
+	CHECK(decode_as("in_call", "POST", BODY_JSON, "{\"text\":\"New call from +13055551212\"}", &d) == CH_OK &&
+		d.outcome == OUT_IGNORED && d.rows == NULL && !d.route,
 	    "a Slack-style custom body names no call: ignored");
 	decoded_clear(&d);
 	CHECK(decode_as("in_call", "POST", BODY_JSON, "[1]", &d) == CH_OK && d.outcome == OUT_IGNORED &&
-	    d.rows == NULL, "a JSON list names no call: ignored");
+		d.rows == NULL,
+	    "a JSON list names no call: ignored");
 	decoded_clear(&d);
 	CHECK(decode_as("in_call", "POST", BODY_FORM, "CallSid=a&CallSid=b", &d) == CH_ERR_BAD_BODY &&
-	    strstr(d.error, "CallSid"), "a repeated CallSid is rejected: %s", d.error);
+		strstr(d.error, "CallSid"),
+	    "a repeated CallSid is rejected: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode_as(NULL, "POST", BODY_JSON, "[1]", &d) == CH_ERR_BAD_BODY,
 	    "a post-call JSON list is rejected");
 	decoded_clear(&d);
 	CHECK(vendor_callscaler.live_event != NULL && !strcmp(vendor_callscaler.live_event, "in_call") &&
-	    vendor_callrail.live_event == NULL && vendor_calltracker.live_event == NULL &&
-	    vendor_salpre.live_event == NULL && vendor_fonedynamics.live_event == NULL,
+		vendor_callrail.live_event == NULL && vendor_calltracker.live_event == NULL &&
+		vendor_salpre.live_event == NULL && vendor_fonedynamics.live_event == NULL,
 	    "only CallScaler's in_call is answered 200 whatever its body");
 }
 

@@ -22,10 +22,11 @@ has_problem(const struct config *cfg, const char *needle)
 }
 
 /* Checks that cfg, read from `path`, has the problem "path:line: text…" (needs a char want[512]). */
-#define EXPECT(line, text) do { \
-	snprintf(want, sizeof(want), "%s:%d: %s", path, line, text); \
-	CHECK(has_problem(cfg, want), "problem reported: %d: %s", line, text); \
-} while (0)
+#define EXPECT(line, text) \
+	do { \
+		snprintf(want, sizeof(want), "%s:%d: %s", path, line, text); \
+		CHECK(has_problem(cfg, want), "problem reported: %d: %s", line, text); \
+	} while (0)
 
 static void
 good_config(void)
@@ -85,21 +86,21 @@ static void
 mistakes(void)
 {
 	char *path = write_tmp(
-	    "[server]\n"                        /* 1 */
-	    "max_body = 12Q\n"                  /* 2 */
-	    "colour = blue\n"                   /* 3 */
-	    "[source a]\n"                      /* 4 */
-	    "token = t\n"                       /* 5 */
-	    "[source b]\n"                      /* 6 */
-	    "vendor = calltracker\n"            /* 7 */
-	    "[source b]\n"                      /* 8 */
-	    "vendor = calltracker\n"            /* 9 */
-	    "token = x\n"                       /* 10 */
-	    "[source c]\n"                      /* 11 */
-	    "vendor = nosuch\n"                 /* 12 */
-	    "token = x\n"                       /* 13 */
-	    "[mystery]\n"                       /* 14 */
-	    "a = b\n");                         /* 15 */
+	    "[server]\n"             /* 1 */
+	    "max_body = 12Q\n"       /* 2 */
+	    "colour = blue\n"        /* 3 */
+	    "[source a]\n"           /* 4 */
+	    "token = t\n"            /* 5 */
+	    "[source b]\n"           /* 6 */
+	    "vendor = calltracker\n" /* 7 */
+	    "[source b]\n"           /* 8 */
+	    "vendor = calltracker\n" /* 9 */
+	    "token = x\n"            /* 10 */
+	    "[source c]\n"           /* 11 */
+	    "vendor = nosuch\n"      /* 12 */
+	    "token = x\n"            /* 13 */
+	    "[mystery]\n"            /* 14 */
+	    "a = b\n");              /* 15 */
 	struct config *cfg = vendor_bind_sources(config_load(path));
 	char want[512];
 
@@ -121,12 +122,12 @@ static void
 vendor_binding(void)
 {
 	char *path = write_tmp(
-	    "[source a]\n"                      /* 1 */
-	    "vendor = nosuch\n"                 /* 2 */
-	    "token = t\n"                       /* 3 */
-	    "[source b]\n"                      /* 4 */
-	    "vendor = callrail\n"               /* 5 */
-	    "signing_key = k\n");               /* 6 */
+	    "[source a]\n"        /* 1 */
+	    "vendor = nosuch\n"   /* 2 */
+	    "token = t\n"         /* 3 */
+	    "[source b]\n"        /* 4 */
+	    "vendor = callrail\n" /* 5 */
+	    "signing_key = k\n"); /* 6 */
 	struct config *cfg = config_load(path);
 	char want[512];
 
@@ -136,7 +137,8 @@ vendor_binding(void)
 	CHECK_STR(cfg->sources[0].vendor_name, "nosuch", "the vendor's name is kept as written");
 	CHECK(cfg->sources[0].vendor_line == 2, "with its line");
 	CHECK(vendor_bind_sources(cfg) == cfg, "vendor_bind_sources() returns the config");
-	EXPECT(2, "source a: unknown vendor \"nosuch\" (expected callrail, calltracker, salpre, callscaler "
+	EXPECT(2,
+	    "source a: unknown vendor \"nosuch\" (expected callrail, calltracker, salpre, callscaler "
 	    "or fonedynamics)");
 	CHECK(cfg->nproblems == 1, "one problem: the unknown vendor (got %zu)", cfg->nproblems);
 	CHECK(cfg->sources[1].vendor == &vendor_callrail, "a known vendor is bound");
@@ -158,7 +160,8 @@ sizes(void)
 	CHECK(config_parse_size("-5") == -1, "negative rejected");
 	CHECK(config_parse_size("") == -1, "empty rejected");
 	CHECK(config_parse_size("5G") == -1, "5G rejected (no G suffix)");
-	CHECK(config_parse_size("430390778619552654m") == -1, "a huge number with a suffix is rejected, not overflowed");
+	CHECK(config_parse_size("430390778619552654m") == -1,
+	    "a huge number with a suffix is rejected, not overflowed");
 	CHECK(config_parse_size("1073741824") == 1073741824, "1 GiB is the largest size");
 	CHECK(config_parse_size("1025M") == -1, "over 1 GiB with a suffix is rejected");
 }
@@ -171,39 +174,39 @@ static void
 bounds(void)
 {
 	char *path = write_tmp(
-	    "[database]\n"                      /* 1 */
-	    "connect_timeout = 7\n"             /* 2 */
-	    "lock_timeout = 250\n"              /* 3 */
-	    "statement_timeout = 900\n"         /* 4 */
-	    "delivery_budget_ms = 1500\n"       /* 5 */
-	    "keep_bodies = 30\n"                /* 6 */
-	    "keep_deliveries = 400\n"           /* 7 */
-	    "[server]\nrequests_in_flight = 64\n"      /* 8, 9 */
+	    "[database]\n"                        /* 1 */
+	    "connect_timeout = 7\n"               /* 2 */
+	    "lock_timeout = 250\n"                /* 3 */
+	    "statement_timeout = 900\n"           /* 4 */
+	    "delivery_budget_ms = 1500\n"         /* 5 */
+	    "keep_bodies = 30\n"                  /* 6 */
+	    "keep_deliveries = 400\n"             /* 7 */
+	    "[server]\nrequests_in_flight = 64\n" /* 8, 9 */
 	    "[source a]\nvendor = calltracker\ntoken = t\n");
 	struct config *cfg = vendor_bind_sources(config_load(path));
 	char want[512];
 
 	CHECK(cfg->nproblems == 0, "bounds in range are no problem");
-	CHECK(cfg->connect_timeout_s == 7 && cfg->lock_timeout_ms == 250 &&
-	    cfg->statement_timeout_ms == 900 && cfg->delivery_budget_ms == 1500 &&
-	    cfg->requests_in_flight == 64, "bounds read");
+	CHECK(cfg->connect_timeout_s == 7 && cfg->lock_timeout_ms == 250 && cfg->statement_timeout_ms == 900 &&
+		cfg->delivery_budget_ms == 1500 && cfg->requests_in_flight == 64,
+	    "bounds read");
 	CHECK(cfg->keep_bodies_days == 30 && cfg->keep_deliveries_days == 400, "retention horizons read");
 	config_free(cfg);
 	unlink(path);
 	free(path);
 	path = write_tmp(
-	    "[database]\n"                      /* 1 */
-	    "connect_timeout = 1\n"             /* 2 */
-	    "lock_timeout = 5s\n"               /* 3 */
-	    "statement_timeout = 600001\n"      /* 4 */
-	    "delivery_budget_ms = \n"           /* 5 */
-	    "keep_bodies = -1\n"                /* 6 */
-	    "keep_deliveries = 30d\n"           /* 7 */
-	    "statement_timeout = 9223372036854775808\n"        /* 8 */
-	    "[server]\n"                        /* 9 */
-	    "requests_in_flight = 0\n"          /* 10 */
-	    "route_timeout_ms = 100abc\n"       /* 11 */
-	    "route_timeout_ms = 100 ms\n"       /* 12 */
+	    "[database]\n"                              /* 1 */
+	    "connect_timeout = 1\n"                     /* 2 */
+	    "lock_timeout = 5s\n"                       /* 3 */
+	    "statement_timeout = 600001\n"              /* 4 */
+	    "delivery_budget_ms = \n"                   /* 5 */
+	    "keep_bodies = -1\n"                        /* 6 */
+	    "keep_deliveries = 30d\n"                   /* 7 */
+	    "statement_timeout = 9223372036854775808\n" /* 8 */
+	    "[server]\n"                                /* 9 */
+	    "requests_in_flight = 0\n"                  /* 10 */
+	    "route_timeout_ms = 100abc\n"               /* 11 */
+	    "route_timeout_ms = 100 ms\n"               /* 12 */
 	    "max_body = 99999999999999999999k\n"        /* 13 */
 	    "[source a]\nvendor = calltracker\ntoken = t\n");
 	cfg = vendor_bind_sources(config_load(path));

@@ -28,13 +28,13 @@ run(conv_fn f, const char *json)
 	const char *why = NULL;
 	enum conv_res r;
 
-	if (json != NULL && (in = json_tokener_parse(json)) == NULL &&
-	    strcmp(json, "null") != 0)
+	if (json != NULL && (in = json_tokener_parse(json)) == NULL && strcmp(json, "null") != 0)
 		return "UNPARSEABLE TEST INPUT";
 	r = f(in, &out, &why);
 	if (r == CONV_OK) {
-		snprintf(buf, sizeof(buf), "%s", json_object_to_json_string_ext(out,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		snprintf(buf, sizeof(buf), "%s",
+		    json_object_to_json_string_ext(out,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(out);
 	} else if (out != UNTOUCHED)
 		snprintf(buf, sizeof(buf), "OUT TOUCHED ON %d", (int)r);
@@ -91,19 +91,20 @@ test_utf8_exhaustive(void)
 		surrogates += cp >= 0xD800 && cp <= 0xDFFF && !conv_utf8_valid(b, n);
 	}
 	for (cp = 0; cp < 0x10000; cp++) {
-		b[0] = (char)0xC0, b[1] = (char)0x80;	/* cp < 0x80 in two bytes */
+		b[0] = (char)0xC0, b[1] = (char)0x80; /* cp < 0x80 in two bytes */
 		b[0] |= (char)(cp >> 6 & 1), b[1] |= (char)(cp & 0x3F);
 		overlong_ok += cp < 0x80 && conv_utf8_valid(b, 2);
 		b[0] = (char)(0xE0 | cp >> 12), b[1] = (char)(0x80 | (cp >> 6 & 0x3F)),
-		    b[2] = (char)(0x80 | (cp & 0x3F));
+		b[2] = (char)(0x80 | (cp & 0x3F));
 		overlong_ok += cp < 0x800 && conv_utf8_valid(b, 3);
 		b[0] = (char)0xF0, b[1] = (char)(0x80 | cp >> 12), b[2] = (char)(0x80 | (cp >> 6 & 0x3F)),
-		    b[3] = (char)(0x80 | (cp & 0x3F));
-		overlong_ok += conv_utf8_valid(b, 4);	/* F0 80..8F: below U+10000 */
+		b[3] = (char)(0x80 | (cp & 0x3F));
+		overlong_ok += conv_utf8_valid(b, 4); /* F0 80..8F: below U+10000 */
 	}
 	CHECK(wrong == 0, "utf8: all 2,097,152 shortest forms up to U+1FFFFF judged right (%lu wrong)", wrong);
 	CHECK(surrogates == 2048, "utf8: all 2,048 surrogates ED A0 80..ED BF BF invalid (%lu)", surrogates);
-	CHECK(overlong_ok == 0, "utf8: every overlong 2-, 3- and 4-byte form invalid (%lu accepted)", overlong_ok);
+	CHECK(overlong_ok == 0, "utf8: every overlong 2-, 3- and 4-byte form invalid (%lu accepted)",
+	    overlong_ok);
 }
 
 static void
@@ -153,8 +154,10 @@ test_text(void)
 	CHECK_STR(run(conv_text, "false"), "\"false\"", "text: false");
 	CHECK_STR(run(conv_text, "9223372036854775807"), "\"9223372036854775807\"", "text: INT64_MAX");
 	CHECK_STR(run(conv_text, "18446744073709551614"), "\"18446744073709551614\"", "text: big uint64");
-	CHECK_STR(run(conv_text, "99999999999999999999999"), "BAD: integer out of range", "text: beyond 64 bits");
-	CHECK_STR(run(conv_text, "-99999999999999999999999"), "BAD: integer out of range", "text: below 64 bits");
+	CHECK_STR(run(conv_text, "99999999999999999999999"), "BAD: integer out of range",
+	    "text: beyond 64 bits");
+	CHECK_STR(run(conv_text, "-99999999999999999999999"), "BAD: integer out of range",
+	    "text: below 64 bits");
 	CHECK_STR(run(conv_text, NULL), "ABSENT", "text: NULL");
 	CHECK_STR(run(conv_text, "null"), "ABSENT", "text: null");
 	CHECK_STR(run(conv_text, "\"\""), "ABSENT", "text: empty");
@@ -239,8 +242,10 @@ test_int_string(void)
 	CHECK_STR(run(conv_int, "\"-2147483648\""), "-2147483648", "int: \"INT32_MIN\"");
 	CHECK_STR(run(conv_int, "\"2147483648\""), "BAD: integer out of range", "int: \"INT32_MAX + 1\"");
 	CHECK_STR(run(conv_int, "\"-2147483649\""), "BAD: integer out of range", "int: \"INT32_MIN - 1\"");
-	CHECK_STR(run(conv_int, "\"99999999999999999999999\""), "BAD: integer out of range", "int: huge string");
-	CHECK_STR(run(conv_int, "\"18446744073709551631\""), "BAD: integer out of range", "int: 2^64 + 15 does not wrap");
+	CHECK_STR(run(conv_int, "\"99999999999999999999999\""), "BAD: integer out of range",
+	    "int: huge string");
+	CHECK_STR(run(conv_int, "\"18446744073709551631\""), "BAD: integer out of range",
+	    "int: 2^64 + 15 does not wrap");
 	CHECK_STR(run(conv_int, "\"4294967311\""), "BAD: integer out of range", "int: 2^32 + 15 does not wrap");
 	CHECK_STR(run(conv_int, "\"15.0\""), "BAD: expected an integer", "int: \"15.0\"");
 	CHECK_STR(run(conv_int, "\"1 5\""), "BAD: expected an integer", "int: inner space");
@@ -264,8 +269,8 @@ test_numeric(void)
 	CHECK_STR(run(conv_numeric, "\"5.\""), "\"5.\"", "numeric: \"5.\"");
 	CHECK_STR(run(conv_numeric, "\"1234567890123456789012345678901234567890\""),
 	    "\"1234567890123456789012345678901234567890\"", "numeric: 40 characters");
-	CHECK_STR(run(conv_numeric, "\"12345678901234567890123456789012345678901\""),
-	    "BAD: number too long", "numeric: 41 characters");
+	CHECK_STR(run(conv_numeric, "\"12345678901234567890123456789012345678901\""), "BAD: number too long",
+	    "numeric: 41 characters");
 	CHECK_STR(run(conv_numeric, "\"1e3\""), "BAD: expected a number", "numeric: exponent in a string");
 	CHECK_STR(run(conv_numeric, "\"abc\""), "BAD: expected a number", "numeric: \"abc\"");
 	CHECK_STR(run(conv_numeric, "\"1.2.3\""), "BAD: expected a number", "numeric: two points");
@@ -279,7 +284,8 @@ test_numeric(void)
 	CHECK_STR(run(conv_numeric, "150.5"), "\"150.5\"", "numeric: double");
 	CHECK_STR(run(conv_numeric, "150.00"), "\"150.00\"", "numeric: double as sent");
 	CHECK_STR(run(conv_numeric, "1e3"), "\"1e3\"", "numeric: JSON exponent kept");
-	CHECK_STR(run(conv_numeric, "99999999999999999999999"), "BAD: number out of range", "numeric: beyond 64 bits");
+	CHECK_STR(run(conv_numeric, "99999999999999999999999"), "BAD: number out of range",
+	    "numeric: beyond 64 bits");
 	CHECK_STR(run(conv_numeric, "true"), "BAD: expected a number", "numeric: boolean");
 	CHECK_STR(run(conv_numeric, "{}"), "BAD: expected a number", "numeric: object");
 	CHECK_STR(run(conv_numeric, "\"\""), "ABSENT", "numeric: empty string");
@@ -396,8 +402,10 @@ test_format_time(void)
 			fails++;
 	}
 	CHECK(fails == 0, "format: round trip over 800 years (%d failures)", fails);
-	CHECK_STR(ft(INT64_C(-135080) * INT64_C(86400000000)), "1600-03-01T00:00:00.000000Z", "format: loop start");
-	CHECK_STR(ft(INT64_C(157114) * INT64_C(86400000000)), "2400-03-01T00:00:00.000000Z", "format: loop end");
+	CHECK_STR(ft(INT64_C(-135080) * INT64_C(86400000000)), "1600-03-01T00:00:00.000000Z",
+	    "format: loop start");
+	CHECK_STR(ft(INT64_C(157114) * INT64_C(86400000000)), "2400-03-01T00:00:00.000000Z",
+	    "format: loop end");
 }
 
 static void
@@ -414,15 +422,21 @@ test_time(void)
 	CHECK_STR(run(conv_time, "1e400"), "BAD: expected a timestamp", "conv_time: infinite");
 	CHECK_STR(run(conv_time, "99999999999999999999999"), "BAD: expected a timestamp", "conv_time: huge");
 	CHECK_STR(run(conv_time, "\"111111\""), "\"1970-01-02T06:51:51.000000Z\"", "conv_time: Salpre string");
-	CHECK_STR(run(conv_time, "\"111111.5\""), "\"1970-01-02T06:51:51.500000Z\"", "conv_time: string fraction");
-	CHECK_STR(run(conv_time, "\"2019-03-09T04:09:51.733192-05:00\""),
-	    "\"2019-03-09T09:09:51.733192Z\"", "conv_time: offset");
-	CHECK_STR(run(conv_time, "\"2019-03-09T09:09:52.010\""), "\"2019-03-09T09:09:52.010000Z\"", "conv_time: no zone");
-	CHECK_STR(run(conv_time, "\"2019-03-09 09:09:52\""), "\"2019-03-09T09:09:52.000000Z\"", "conv_time: space");
-	CHECK_STR(run(conv_time, "\" 2019-03-09T09:09:52Z \""), "\"2019-03-09T09:09:52.000000Z\"", "conv_time: trimmed");
-	CHECK_STR(run(conv_time, "\"2019-02-29T00:00:00Z\""), "BAD: expected a timestamp", "conv_time: bad date");
+	CHECK_STR(run(conv_time, "\"111111.5\""), "\"1970-01-02T06:51:51.500000Z\"",
+	    "conv_time: string fraction");
+	CHECK_STR(run(conv_time, "\"2019-03-09T04:09:51.733192-05:00\""), "\"2019-03-09T09:09:51.733192Z\"",
+	    "conv_time: offset");
+	CHECK_STR(run(conv_time, "\"2019-03-09T09:09:52.010\""), "\"2019-03-09T09:09:52.010000Z\"",
+	    "conv_time: no zone");
+	CHECK_STR(run(conv_time, "\"2019-03-09 09:09:52\""), "\"2019-03-09T09:09:52.000000Z\"",
+	    "conv_time: space");
+	CHECK_STR(run(conv_time, "\" 2019-03-09T09:09:52Z \""), "\"2019-03-09T09:09:52.000000Z\"",
+	    "conv_time: trimmed");
+	CHECK_STR(run(conv_time, "\"2019-02-29T00:00:00Z\""), "BAD: expected a timestamp",
+	    "conv_time: bad date");
 	CHECK_STR(run(conv_time, "\"abc\""), "BAD: expected a timestamp", "conv_time: abc");
-	CHECK_STR(run(conv_time, "\"2019-03-09T09:09:52Z\\u0000\""), "BAD: contains a NUL byte", "conv_time: NUL");
+	CHECK_STR(run(conv_time, "\"2019-03-09T09:09:52Z\\u0000\""), "BAD: contains a NUL byte",
+	    "conv_time: NUL");
 	CHECK_STR(run(conv_time, "true"), "BAD: expected a timestamp", "conv_time: boolean");
 	CHECK_STR(run(conv_time, "{}"), "BAD: expected a timestamp", "conv_time: object");
 	CHECK_STR(run(conv_time, "\"\""), "ABSENT", "conv_time: empty");
@@ -435,7 +449,8 @@ test_date(void)
 	CHECK_STR(run(conv_date, "\"2019-03-09\""), "\"2019-03-09\"", "date: plain");
 	CHECK_STR(run(conv_date, "\" 2019-03-09 \""), "\"2019-03-09\"", "date: trimmed");
 	CHECK_STR(run(conv_date, "\"2020-02-29\""), "\"2020-02-29\"", "date: leap day");
-	CHECK_STR(run(conv_date, "\"2019-03-09T23:30:00-05:00\""), "\"2019-03-10\"", "date: UTC date of a timestamp");
+	CHECK_STR(run(conv_date, "\"2019-03-09T23:30:00-05:00\""), "\"2019-03-10\"",
+	    "date: UTC date of a timestamp");
 	CHECK_STR(run(conv_date, "\"2019-03-09 09:09:52\""), "\"2019-03-09\"", "date: UTC timestamp");
 	CHECK_STR(run(conv_date, "\"2019-02-29\""), "BAD: expected a date", "date: 2019-02-29");
 	CHECK_STR(run(conv_date, "\"2019-13-01\""), "BAD: expected a date", "date: month 13");
@@ -454,7 +469,8 @@ static void
 test_text_array(void)
 {
 	CHECK_STR(run(conv_text_array, "[\"a\",\"b\"]"), "[\"a\",\"b\"]", "array: strings");
-	CHECK_STR(run(conv_text_array, "[\"a\",null,\"\",\" \",\"b\"]"), "[\"a\",\"b\"]", "array: absent items skipped");
+	CHECK_STR(run(conv_text_array, "[\"a\",null,\"\",\" \",\"b\"]"), "[\"a\",\"b\"]",
+	    "array: absent items skipped");
 	CHECK_STR(run(conv_text_array, "[1,2.5,\"x\"]"), "[\"1\",\"2.5\",\"x\"]", "array: numbers become text");
 	CHECK_STR(run(conv_text_array, "[\" a \"]"), "[\" a \"]", "array: items not trimmed");
 	CHECK_STR(run(conv_text_array, "\"tag1, tag2\""), "[\"tag1\",\"tag2\"]", "array: comma string");
@@ -471,8 +487,10 @@ test_text_array(void)
 	CHECK_STR(run(conv_text_array, "[[\"a\"]]"), "BAD: expected a list of strings", "array: nested array");
 	CHECK_STR(run(conv_text_array, "true"), "BAD: expected a list of strings", "array: boolean");
 	CHECK_STR(run(conv_text_array, "[\"a\\u0000\"]"), "BAD: contains a NUL byte", "array: NUL item");
-	CHECK_STR(run(conv_text_array, "[\"ok\",\"\xff\"]"), "BAD: is not valid UTF-8", "array: bad UTF-8 item");
-	CHECK_STR(run(conv_text_array, "\"a,\\u0000\""), "BAD: contains a NUL byte", "array: NUL in comma string");
+	CHECK_STR(run(conv_text_array, "[\"ok\",\"\xff\"]"), "BAD: is not valid UTF-8",
+	    "array: bad UTF-8 item");
+	CHECK_STR(run(conv_text_array, "\"a,\\u0000\""), "BAD: contains a NUL byte",
+	    "array: NUL in comma string");
 }
 
 static void

@@ -108,8 +108,8 @@ conf_has(const char *text, const char *name, const char *want)
 		k = conf_key(line, &len, &v);
 		if (k == NULL || len != strlen(name) || memcmp(k, name, len))
 			continue;
-		if (want == NULL || (!strncmp(v, want, strlen(want)) &&
-		    (v[strlen(want)] == '\n' || v[strlen(want)] == '\0')))
+		if (want == NULL ||
+		    (!strncmp(v, want, strlen(want)) && (v[strlen(want)] == '\n' || v[strlen(want)] == '\0')))
 			return true;
 	}
 	return false;
@@ -130,8 +130,8 @@ man_entry(const char *text, const char *name)
 	if (p == NULL)
 		return NULL;
 	for (end = strchr(p, '\n'); end != NULL; end = strchr(end + 1, '\n'))
-		if (!strncmp(end, "\n.It ", 5) || !strncmp(end, "\n.El", 4) ||
-		    !strncmp(end, "\n.Sh ", 5) || !strncmp(end, "\n.Ss ", 5))
+		if (!strncmp(end, "\n.It ", 5) || !strncmp(end, "\n.El", 4) || !strncmp(end, "\n.Sh ", 5) ||
+		    !strncmp(end, "\n.Ss ", 5))
 			break;
 	return strndup(p, end ? (size_t)(end - p) : strlen(p));
 }
@@ -166,15 +166,15 @@ check_range(const struct config_option *o, const char *entry)
 		snprintf(want, sizeof(want), "(%lld to %lld", o->min, o->max);
 		CHECK(strstr(o->doc, want) != NULL, "the doc line of %s says %s)", o->name, want);
 		snprintf(want, sizeof(want), "From %lld to %lld", o->min, o->max);
-		CHECK(entry != NULL && strstr(entry, want) != NULL, "callhook.conf(5) says %s: %s",
-		    o->name, want);
+		CHECK(entry != NULL && strstr(entry, want) != NULL, "callhook.conf(5) says %s: %s", o->name,
+		    want);
 		snprintf(want, sizeof(want), "%s No = Ar %s\n", o->name, o->unit);
 		CHECK(entry != NULL && !strncmp(entry, want, strlen(want)),
 		    "callhook.conf(5) names the value of %s in %s", o->name, o->unit);
 	} else if (o->type == OPT_SIZE) {
 		snprintf(want, sizeof(want), "at most %lldM", o->max / (1024 * 1024));
-		CHECK(entry != NULL && strstr(entry, want) != NULL, "callhook.conf(5) says %s: %s",
-		    o->name, want);
+		CHECK(entry != NULL && strstr(entry, want) != NULL, "callhook.conf(5) says %s: %s", o->name,
+		    want);
 	}
 }
 
@@ -252,8 +252,8 @@ check_sample_loads(void)
 struct parse_case {
 	const char *name;
 	const char *value;
-	const char *stored;     /* accepted: the field, as stored_text() writes it */
-	const char *problem;    /* refused: the problem after "FILE:LINE: " */
+	const char *stored;  /* accepted: the field, as stored_text() writes it */
+	const char *problem; /* refused: the problem after "FILE:LINE: " */
 };
 
 #define EXPECTED(lo, hi) "expected " #lo " to " #hi
@@ -298,8 +298,9 @@ static const struct parse_case cases[] = {
 	{ "requests_in_flight", "4 threads", NULL, "requests_in_flight: " EXPECTED(1, 64) },
 	{ "requests_in_flight", "0", NULL, "requests_in_flight: " EXPECTED(1, 64) },
 	{ "vendor", "callrail", "callrail", NULL },
-	{ "vendor", "nosuch", NULL, "source s: unknown vendor \"nosuch\" (expected callrail, calltracker, "
-	  "salpre, callscaler or fonedynamics)" },
+	{ "vendor", "nosuch", NULL,
+	    "source s: unknown vendor \"nosuch\" (expected callrail, calltracker, "
+	    "salpre, callscaler or fonedynamics)" },
 	{ "signing_key", "072e77e4", "072e77e4", NULL },
 	{ "token", "4f9c1d0e", "4f9c1d0e", NULL },
 	{ "header", "X-Api-Key: s3cret value", "s3cret value", NULL },
@@ -323,16 +324,10 @@ stored_text(const struct config *cfg, const struct config_option *o, char *buf, 
 	const void *field = base + o->off;
 
 	switch (o->type) {
-	case OPT_INT:
-		snprintf(buf, size, "%d", *(const int *)field);
-		return buf;
-	case OPT_SIZE:
-		snprintf(buf, size, "%zu", *(const size_t *)field);
-		return buf;
-	case OPT_BOOL:
-		return *(const bool *)field ? "yes" : "no";
-	default:
-		return *(char *const *)field;
+	case OPT_INT: snprintf(buf, size, "%d", *(const int *)field); return buf;
+	case OPT_SIZE: snprintf(buf, size, "%zu", *(const size_t *)field); return buf;
+	case OPT_BOOL: return *(const bool *)field ? "yes" : "no";
+	default: return *(char *const *)field;
 	}
 }
 
@@ -397,8 +392,7 @@ check_case(const struct parse_case *c)
 		CHECK_STR(stored_text(cfg, o, buf, sizeof(buf)), c->stored, "%s = %s is stored as %s",
 		    c->name, c->value, c->stored);
 		if (o->type == OPT_VENDOR)
-			CHECK(cfg->sources[0].vendor != NULL &&
-			    !strcmp(cfg->sources[0].vendor->name, c->stored),
+			CHECK(cfg->sources[0].vendor != NULL && !strcmp(cfg->sources[0].vendor->name, c->stored),
 			    "vendor = %s is bound to that vendor", c->value);
 	} else {
 		snprintf(want, sizeof(want), "%s:%d: %s", path, source ? 4 : 2, c->problem);

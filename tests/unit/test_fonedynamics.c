@@ -11,14 +11,17 @@
 static enum ch_err
 decode_as(int kind, const char *text, struct decoded *d)
 {
-	struct delivery_in in = { .method = kind == BODY_QUERY ? "GET" : "POST", .body_kind = kind,
-	    .body = kind == BODY_QUERY ? "" : text, .body_len = kind == BODY_QUERY ? 0 : strlen(text),
-	    .received_usec = INT64_C(1714557600000000) };
+	struct delivery_in in = { .method = kind == BODY_QUERY ? "GET" : "POST",
+		.body_kind = kind,
+		.body = kind == BODY_QUERY ? "" : text,
+		.body_len = kind == BODY_QUERY ? 0 : strlen(text),
+		.received_usec = INT64_C(1714557600000000) };
 	char why[256];
 	enum ch_err err;
 
 	memset(d, 0, sizeof(*d));
-	in.doc = kind == BODY_JSON ? json_tokener_parse(text) : form_parse(text, strlen(text), why, sizeof(why));
+	in.doc =
+	    kind == BODY_JSON ? json_tokener_parse(text) : form_parse(text, strlen(text), why, sizeof(why));
 	err = vendor_fonedynamics.decode(&in, d);
 	json_object_put(in.doc);
 	return err;
@@ -93,7 +96,8 @@ query_and_form(void)
 	CHECK_STR(col(&d, "destination_number_e164"), "+61298765432", "Call.Endpoint national to E.164 (+61)");
 	CHECK_STR(col(&d, "started_at"), "2024-05-01T09:58:00.000000Z", "Call.StartDate is UTC");
 	CHECK_STR(col(&d, "duration_s"), "125", "Call.Duration");
-	CHECK_STR(col(&d, "recording_url"), "https://rec.fonedynamics.com/CA9f8e7d6c5b4a.mp3", "Call.Recording.Uri");
+	CHECK_STR(col(&d, "recording_url"), "https://rec.fonedynamics.com/CA9f8e7d6c5b4a.mp3",
+	    "Call.Recording.Uri");
 	CHECK_STR(col(&d, "traffic_source"), "google", "Attribution.Source");
 	CHECK_STR(col(&d, "medium"), "cpc", "Attribution.Medium");
 	CHECK_STR(col(&d, "campaign"), "2024 promo", "Attribution.Campaign");
@@ -107,9 +111,12 @@ query_and_form(void)
 	    "survey fields have no column");
 	decoded_clear(&d);
 
-	CHECK(decode_as(BODY_FORM, "Action=Webhook&Event=Call.Complete&Call.Sid=CA2&Call.From=anonymous&"
-	    "Call.To=%2B61291234567&Call.StartDate=2024-05-01+10%3A00%3A00&Call.Duration=0&"
-	    "Call.Disposition=NO+ANSWER", &d) == CH_OK, "POST form with NO+ANSWER decodes");
+	CHECK(decode_as(BODY_FORM,
+		  "Action=Webhook&Event=Call.Complete&Call.Sid=CA2&Call.From=anonymous&"
+		  "Call.To=%2B61291234567&Call.StartDate=2024-05-01+10%3A00%3A00&Call.Duration=0&"
+		  "Call.Disposition=NO+ANSWER",
+		  &d) == CH_OK,
+	    "POST form with NO+ANSWER decodes");
 	CHECK_STR(col(&d, "status"), "missed", "NO ANSWER is missed");
 	CHECK_STR(col(&d, "answered"), "false", "NO ANSWER is not answered");
 	CHECK_STR(col(&d, "caller_number"), "anonymous", "anonymous caller kept as sent");
@@ -117,8 +124,11 @@ query_and_form(void)
 	CHECK_STR(row_field(&d, "event_time"), "2024-05-01T10:00:00.000000Z", "zero duration: the start time");
 	decoded_clear(&d);
 
-	CHECK(decode_as(BODY_QUERY, "Call.Sid=CA3&Call.Disposition=NO%20ANSWER&Call.From=+61412345678&"
-	    "Call.To=+61291234567", &d) == CH_OK, "GET with NO%%20ANSWER and unencoded + decodes");
+	CHECK(decode_as(BODY_QUERY,
+		  "Call.Sid=CA3&Call.Disposition=NO%20ANSWER&Call.From=+61412345678&"
+		  "Call.To=+61291234567",
+		  &d) == CH_OK,
+	    "GET with NO%%20ANSWER and unencoded + decodes");
 	CHECK_STR(d.event, "Call.Complete", "no Event parameter: Call.Complete");
 	CHECK_STR(col(&d, "status"), "missed", "NO%%20ANSWER is missed");
 	CHECK_STR(col(&d, "caller_number"), "+61412345678", "an unencoded + is restored");
@@ -146,14 +156,15 @@ dispositions(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(q, sizeof(q), "Call.Sid=CA4&Call.Disposition=%s", cases[i].disp);
 		CHECK(decode_as(BODY_FORM, q, &d) == CH_OK, "disposition %s decodes", cases[i].disp);
-		CHECK_STR(col(&d, "status"), cases[i].status, "disposition %s is %s", cases[i].disp, cases[i].status);
-		CHECK_STR(col(&d, "answered"), cases[i].answered, "disposition %s: answered %s", cases[i].disp,
-		    cases[i].answered);
+		CHECK_STR(col(&d, "status"), cases[i].status, "disposition %s is %s", cases[i].disp,
+		    cases[i].status);
+		CHECK_STR(col(&d, "answered"), cases[i].answered, "disposition %s: answered %s",
+		    cases[i].disp, cases[i].answered);
 		decoded_clear(&d);
 	}
 	CHECK(decode_as(BODY_FORM, "Call.Sid=CA4&Call.Disposition=TRANSFERRED", &d) == CH_OK &&
-	    d.outcome == OUT_STORED && col(&d, "status") == NULL && col(&d, "answered") == NULL &&
-	    !strcmp(data(&d, "Call.Disposition"), "TRANSFERRED"),
+		d.outcome == OUT_STORED && col(&d, "status") == NULL && col(&d, "answered") == NULL &&
+		!strcmp(data(&d, "Call.Disposition"), "TRANSFERRED"),
 	    "an undocumented disposition sets no status and stays in data");
 	decoded_clear(&d);
 }
@@ -163,10 +174,13 @@ json_bodies(void)
 {
 	struct decoded d;
 
-	CHECK(decode_as(BODY_JSON, "{\"Action\":\"Webhook\",\"Event\":\"Call.Complete\",\"Call.Sid\":\"CA5\","
-	    "\"Call.From\":\"+61412345678\",\"Call.From.Country\":\"Australia\",\"Call.To\":\"0291234567\","
-	    "\"Call.StartDate\":\"2024-05-01 09:58:00\",\"Call.Duration\":\"125\",\"Call.Disposition\":\"BUSY\","
-	    "\"Call.Survey.Value\":450}", &d) == CH_OK, "JSON with flat dotted keys decodes");
+	CHECK(decode_as(BODY_JSON,
+		  "{\"Action\":\"Webhook\",\"Event\":\"Call.Complete\",\"Call.Sid\":\"CA5\","
+		  "\"Call.From\":\"+61412345678\",\"Call.From.Country\":\"Australia\",\"Call.To\":\"0291234567\","
+		  "\"Call.StartDate\":\"2024-05-01 09:58:00\",\"Call.Duration\":\"125\",\"Call.Disposition\":\"BUSY\","
+		  "\"Call.Survey.Value\":450}",
+		  &d) == CH_OK,
+	    "JSON with flat dotted keys decodes");
 	CHECK_STR(row_field(&d, "external_id"), "CA5", "Call.Sid");
 	CHECK_STR(col(&d, "status"), "busy", "BUSY is busy");
 	CHECK_STR(col(&d, "caller_country"), "Australia", "Call.From.Country, whole dotted key");
@@ -175,10 +189,12 @@ json_bodies(void)
 	CHECK_STR(row_field(&d, "event_time"), "2024-05-01T10:00:05.000000Z", "start + duration");
 	decoded_clear(&d);
 
-	CHECK(decode_as(BODY_JSON, "{\"Event\":\"Call.Complete\",\"Call\":{\"Sid\":\"CA6\",\"From\":\"+61412345678\","
-	    "\"To\":\"+61291234567\",\"StartDate\":\"2024-05-01 09:58:00\",\"Duration\":30,\"Disposition\":\"FAILED\","
-	    "\"Recording\":{\"Uri\":\"https://rec.example/6.mp3\"}},\"Attribution\":{\"Source\":\"bing\"}}", &d) ==
-	    CH_OK, "JSON with nested objects decodes");
+	CHECK(decode_as(BODY_JSON,
+		  "{\"Event\":\"Call.Complete\",\"Call\":{\"Sid\":\"CA6\",\"From\":\"+61412345678\","
+		  "\"To\":\"+61291234567\",\"StartDate\":\"2024-05-01 09:58:00\",\"Duration\":30,\"Disposition\":\"FAILED\","
+		  "\"Recording\":{\"Uri\":\"https://rec.example/6.mp3\"}},\"Attribution\":{\"Source\":\"bing\"}}",
+		  &d) == CH_OK,
+	    "JSON with nested objects decodes");
 	CHECK_STR(row_field(&d, "external_id"), "CA6", "Call.Sid as a path");
 	CHECK_STR(col(&d, "status"), "failed", "FAILED is failed");
 	CHECK_STR(col(&d, "recording_url"), "https://rec.example/6.mp3", "Call.Recording.Uri as a path");
@@ -193,20 +209,25 @@ bad_and_unknown(void)
 	struct decoded d;
 
 	CHECK(decode_as(BODY_QUERY, "Action=Webhook&Event=Call.Start&Call.Sid=CA7", &d) == CH_OK &&
-	    d.outcome == OUT_IGNORED && d.rows == NULL && d.event && !strcmp(d.event, "Call.Start"),
+		d.outcome == OUT_IGNORED && d.rows == NULL && d.event && !strcmp(d.event, "Call.Start"),
 	    "another event is ignored under its own name");
 	decoded_clear(&d);
 	CHECK(decode_as(BODY_QUERY, "Event=Call.Complete&Call.From=%2B61412345678", &d) == CH_ERR_BAD_BODY &&
-	    strstr(d.error, "\"Call.Sid\""), "no Call.Sid is rejected naming it: %s", d.error);
+		strstr(d.error, "\"Call.Sid\""),
+	    "no Call.Sid is rejected naming it: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode_as(BODY_FORM, "Call.Sid=CA8&Call.Duration=2+minutes", &d) == CH_ERR_BAD_BODY &&
-	    strstr(d.error, "\"Call.Duration\""), "a non-numeric duration is rejected naming it: %s", d.error);
+		strstr(d.error, "\"Call.Duration\""),
+	    "a non-numeric duration is rejected naming it: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode_as(BODY_FORM, "Call.Sid=CA8&Call.StartDate=01%2F05%2F2024", &d) == CH_ERR_BAD_BODY &&
-	    strstr(d.error, "\"Call.StartDate\""), "a bad start date is rejected naming it: %s", d.error);
+		strstr(d.error, "\"Call.StartDate\""),
+	    "a bad start date is rejected naming it: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode_as(BODY_QUERY, "Call.Sid=CA8&Call.From=%2B61412345678&Call.From=%2B61400000000", &d) ==
-	    CH_ERR_BAD_BODY && strstr(d.error, "\"Call.From\""), "a repeated Call.From is rejected: %s", d.error);
+		    CH_ERR_BAD_BODY &&
+		strstr(d.error, "\"Call.From\""),
+	    "a repeated Call.From is rejected: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode_as(BODY_JSON, "[\"Call.Complete\"]", &d) == CH_ERR_BAD_BODY, "a JSON array is rejected");
 	decoded_clear(&d);

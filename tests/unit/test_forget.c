@@ -69,10 +69,12 @@ test_normalize(void)
 	struct config cfg;
 
 	config_with(&cfg, src, us);
-	CHECK_STR(normalized(&cfg, "770-555-5555"), "+17705555555", "forget: 770-555-5555 is +17705555555 for US sources");
+	CHECK_STR(normalized(&cfg, "770-555-5555"), "+17705555555",
+	    "forget: 770-555-5555 is +17705555555 for US sources");
 	CHECK_STR(normalized(&cfg, "(770) 555-5555"), "+17705555555", "forget: (770) 555-5555 is +17705555555");
 	CHECK_STR(normalized(&cfg, "17705555555"), "+17705555555", "forget: 17705555555 is +17705555555");
-	CHECK_STR(normalized(&cfg, "+61 412 345 678"), "+61412345678", "forget: an E.164 number needs no country code");
+	CHECK_STR(normalized(&cfg, "+61 412 345 678"), "+61412345678",
+	    "forget: an E.164 number needs no country code");
 	CHECK(!strncmp(normalized(&cfg, "salprebox:SALPRE_AABBCCDD"), "bad: not a phone number", 23),
 	    "forget: a salprebox: device URI is not a phone number");
 	CHECK(!strncmp(normalized(&cfg, "anonymous"), "bad: not a phone number", 23),
@@ -114,7 +116,8 @@ test_formats(void)
 	if (f == NULL)
 		abort();
 	CHECK(has(f, "0412345678") && has(f, "0412 345 678") && has(f, "%2B61412345678") &&
-	    has(f, "61412345678"), "forget: an Australian mobile is searched nationally and encoded");
+		has(f, "61412345678"),
+	    "forget: an Australian mobile is searched nationally and encoded");
 	forget_formats_free(f);
 
 	f = forget_formats("+4915112345678");
@@ -129,14 +132,17 @@ static void
 test_match(void)
 {
 	static char *const f[] = { (char *)"7705555555", (char *)"770-555-5555", NULL };
-	static const struct { const char *buf; bool want; } cases[] = {
+	static const struct {
+		const char *buf;
+		bool want;
+	} cases[] = {
 		{ "{\"n\":\"7705555555\"}", true },
-		{ "Call.From=%2B17705555555&x", false },    /* preceded by a digit: that spelling is another one */
+		{ "Call.From=%2B17705555555&x", false }, /* preceded by a digit: that spelling is another one */
 		{ "n=770-555-5555", true },
 		{ "27705555555", false },
 		{ "77055555551", false },
 		{ "7705555555", true },
-		{ "x 27705555555 and 7705555555.", true },  /* the second occurrence counts */
+		{ "x 27705555555 and 7705555555.", true }, /* the second occurrence counts */
 		{ "", false },
 	};
 	size_t i;

@@ -25,8 +25,8 @@ parse_n(const char *s, size_t len)
 		snprintf(buf, sizeof(buf), "NULL: %s", error);
 		return buf;
 	}
-	snprintf(buf, sizeof(buf), "%s", json_object_to_json_string_ext(obj,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	snprintf(buf, sizeof(buf), "%s",
+	    json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(obj);
 	return buf;
 }
@@ -75,7 +75,8 @@ test_parse_ok(void)
 	CHECK_STR(parse("Call.From.Country=AU&Call.Sid=CA9"),
 	    "{\"Call.From.Country\":\"AU\",\"Call.Sid\":\"CA9\"}", "parse: dotted keys");
 	CHECK_STR(parse("a[]=1&a[]=2"), "{\"a[]\":[\"1\",\"2\"]}", "parse: bracket keys verbatim");
-	CHECK_STR(parse("x=1&y=4&x=2&x=3"), "{\"x\":[\"1\",\"2\",\"3\"],\"y\":\"4\"}", "parse: duplicates in order");
+	CHECK_STR(parse("x=1&y=4&x=2&x=3"), "{\"x\":[\"1\",\"2\",\"3\"],\"y\":\"4\"}",
+	    "parse: duplicates in order");
 	CHECK_STR(parse("x=1&x=1"), "{\"x\":[\"1\",\"1\"]}", "parse: equal duplicates kept");
 	CHECK_STR(parse(""), "{}", "parse: empty");
 	CHECK_STR(parse("&&"), "{}", "parse: only separators");
@@ -87,7 +88,8 @@ test_parse_ok(void)
 	CHECK_STR(parse("name=J%C3%BCrgen+M%c3%bcller"), "{\"name\":\"J\xc3\xbcrgen M\xc3\xbcller\"}",
 	    "parse: UTF-8 escapes, either case");
 	CHECK_STR(parse("k%2Ey=v"), "{\"k.y\":\"v\"}", "parse: escaped key");
-	CHECK_STR(parse("u=http%3A%2F%2Fx%2Fy%3Fz%3D1%26w"), "{\"u\":\"http://x/y?z=1&w\"}", "parse: escaped URL");
+	CHECK_STR(parse("u=http%3A%2F%2Fx%2Fy%3Fz%3D1%26w"), "{\"u\":\"http://x/y?z=1&w\"}",
+	    "parse: escaped URL");
 	CHECK_STR(parse("t=%C4%B0stanbul"), "{\"t\":\"\xc4\xb0stanbul\"}", "parse: Turkish text");
 	CHECK_STR(parse("raw=\xc3\xa9"), "{\"raw\":\"\xc3\xa9\"}", "parse: raw UTF-8 bytes");
 	CHECK_STR(parse_n("a=1&b=2", 3), "{\"a\":\"1\"}", "parse: only len bytes are read");
@@ -100,14 +102,17 @@ test_parse_bad(void)
 	CHECK_STR(parse("a=%4"), "NULL: field \"a\": has bad percent-encoding", "parse: %%4 at the end");
 	CHECK_STR(parse("a=%"), "NULL: field \"a\": has bad percent-encoding", "parse: %% at the end");
 	CHECK_STR(parse("a=%4&b=1"), "NULL: field \"a\": has bad percent-encoding", "parse: %%4 before &");
-	CHECK_STR(parse("%zz=1"), "NULL: field \"%zz\": name has bad percent-encoding", "parse: bad escape in key");
-	CHECK_STR(parse_n("a=%41", 4), "NULL: field \"a\": has bad percent-encoding", "parse: escape cut by len");
+	CHECK_STR(parse("%zz=1"), "NULL: field \"%zz\": name has bad percent-encoding",
+	    "parse: bad escape in key");
+	CHECK_STR(parse_n("a=%41", 4), "NULL: field \"a\": has bad percent-encoding",
+	    "parse: escape cut by len");
 	CHECK_STR(parse("a=%00"), "NULL: field \"a\": contains a NUL byte", "parse: %%00");
 	CHECK_STR(parse("%00=1"), "NULL: field \"%00\": name contains a NUL byte", "parse: %%00 in key");
 	CHECK_STR(parse_n("a=x\0y", 5), "NULL: field \"a\": contains a NUL byte", "parse: raw NUL byte");
 	CHECK_STR(parse("a=%FF"), "NULL: field \"a\": is not valid UTF-8", "parse: %%FF");
 	CHECK_STR(parse("a=%C3"), "NULL: field \"a\": is not valid UTF-8", "parse: truncated sequence");
-	CHECK_STR(parse("%C0%AF=1"), "NULL: field \"%C0%AF\": name is not valid UTF-8", "parse: overlong in key");
+	CHECK_STR(parse("%C0%AF=1"), "NULL: field \"%C0%AF\": name is not valid UTF-8",
+	    "parse: overlong in key");
 	CHECK_STR(parse("a=%ED%A0%80"), "NULL: field \"a\": is not valid UTF-8", "parse: surrogate");
 	CHECK_STR(parse("a=\xff"), "NULL: field \"a\": is not valid UTF-8", "parse: raw FF byte");
 	CHECK_STR(parse("\xff\"k=1"), "NULL: field \"%FF%22k\": name is not valid UTF-8",

@@ -45,7 +45,8 @@ test_duplicates(void)
 	CHECK_STR(check("{ \"a\" : 1 ,\n\t\"a\" : 1 }"), "field \"a\": duplicate member name",
 	    "dup: equal values, whitespace around");
 	CHECK_STR(check("{\"event_type\":\"call_ended\",\"is_test\":true,\"payload\":{},\"is_test\":false}"),
-	    "field \"is_test\": duplicate member name", "dup: is_test twice (a test event passed as production)");
+	    "field \"is_test\": duplicate member name",
+	    "dup: is_test twice (a test event passed as production)");
 	CHECK_STR(check("{\"payload\":{\"call_id\":\"1\",\"x\":{},\"call_id\":\"2\"}}"),
 	    "field \"payload.call_id\": duplicate member name", "dup: nested");
 	CHECK_STR(check("{\"items\":[{\"id\":1},{\"id\":2,\"id\":3}]}"),
@@ -60,21 +61,27 @@ test_duplicates(void)
 	CHECK_STR(check("{\"a\":{\"b\":1},\"b\":2}"), "OK", "dup: a nested name is not the parent's");
 	CHECK_STR(check("{\"a\":{\"b\":1},\"a\":2}"), "field \"a\": duplicate member name",
 	    "dup: after a nested object closes");
-	CHECK_STR(check("{\"a\":\"a\",\"b\":\"a\",\"c\":[\"a\",\"a\"]}"), "OK", "dup: equal values are not names");
-	CHECK_STR(check("{\"a\":\"{,\\\"a\\\":1}\",\"b\":\"}\"}"), "OK", "dup: braces and quotes inside a value");
-	CHECK_STR(check("{\"\":1,\"\":2}"), "body: duplicate member name", "dup: the empty name twice at top level");
+	CHECK_STR(check("{\"a\":\"a\",\"b\":\"a\",\"c\":[\"a\",\"a\"]}"), "OK",
+	    "dup: equal values are not names");
+	CHECK_STR(check("{\"a\":\"{,\\\"a\\\":1}\",\"b\":\"}\"}"), "OK",
+	    "dup: braces and quotes inside a value");
+	CHECK_STR(check("{\"\":1,\"\":2}"), "body: duplicate member name",
+	    "dup: the empty name twice at top level");
 }
 
 static void
 test_escaped_names(void)
 {
-	CHECK_STR(check("{\"a\":1,\"\\u0061\":2}"), "field \"a\": duplicate member name", "escaped: a and \\u0061");
-	CHECK_STR(check("{\"\\u0061\":1,\"a\":2}"), "field \"a\": duplicate member name", "escaped: \\u0061 then a");
+	CHECK_STR(check("{\"a\":1,\"\\u0061\":2}"), "field \"a\": duplicate member name",
+	    "escaped: a and \\u0061");
+	CHECK_STR(check("{\"\\u0061\":1,\"a\":2}"), "field \"a\": duplicate member name",
+	    "escaped: \\u0061 then a");
 	CHECK_STR(check("{\"\\u00e9t\\u00E9\":1,\"\xc3\xa9t\xc3\xa9\":2}"),
 	    "field \"\xc3\xa9t\xc3\xa9\": duplicate member name", "escaped: \\u00e9 either case and raw UTF-8");
 	CHECK_STR(check("{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}"),
 	    "field \"\xf0\x9f\x98\x80\": duplicate member name", "escaped: a surrogate pair and the raw emoji");
-	CHECK_STR(check("{\"a\\/b\":1,\"a/b\":2}"), "field \"a/b\": duplicate member name", "escaped: \\/ and /");
+	CHECK_STR(check("{\"a\\/b\":1,\"a/b\":2}"), "field \"a/b\": duplicate member name",
+	    "escaped: \\/ and /");
 	CHECK_STR(check("{\"a\\\"b\":1,\"a\\u0022b\":2}"), "field \"a\"b\": duplicate member name",
 	    "escaped: \\\" and \\u0022");
 	CHECK_STR(check("{\"t\\tn\\n\":1,\"t\\u0009n\\u000a\":2}"), "field \"t\tn\n\": duplicate member name",
@@ -83,7 +90,8 @@ test_escaped_names(void)
 	CHECK_STR(check("{\"is_test\":true,\"IS_TEST\":false,\"Is_Test\":false}"), "OK",
 	    "case: is_test, IS_TEST, Is_Test are three names");
 	CHECK_STR(check("{\"\\u0041\":1,\"a\":2}"), "OK", "case: \\u0041 (A) and a");
-	CHECK_STR(check("{\"e\xcc\x81\":1,\"\xc3\xa9\":2}"), "OK", "no normalization: e + combining acute and \xc3\xa9");
+	CHECK_STR(check("{\"e\xcc\x81\":1,\"\xc3\xa9\":2}"), "OK",
+	    "no normalization: e + combining acute and \xc3\xa9");
 	CHECK_STR(check("{\"ab\":1,\"a\\u0062c\":2,\"abc\":3}"), "field \"abc\": duplicate member name",
 	    "escaped: the name after the escape counts whole");
 }
@@ -105,7 +113,8 @@ test_surrogates(void)
 	CHECK_STR(check("{\"a\":\"\\ud800\\udc00\\udc00\"}"), want_a, "surrogate: a pair, then a low half");
 	CHECK_STR(check("{\"a\":\"ok \\ud83d\"}"), want_a, "surrogate: high at the end of the string");
 	CHECK_STR(check("{\"a\":\"x\",\"b\":{\"c\":[\"ok\",\"\\udfff\"]}}"),
-	    "field \"b.c[1]\": contains an unpaired UTF-16 surrogate escape", "surrogate: path to an array item");
+	    "field \"b.c[1]\": contains an unpaired UTF-16 surrogate escape",
+	    "surrogate: path to an array item");
 	CHECK_STR(check("\"\\ud800\""), "body: contains an unpaired UTF-16 surrogate escape",
 	    "surrogate: a top-level string");
 	CHECK_STR(check("{\"\\ud800\":1}"),
@@ -117,7 +126,8 @@ test_surrogates(void)
 	CHECK_STR(check("{\"a\":\"\\ud83d\\ude00\"}"), "OK", "pair: \\ud83d\\ude00 (an emoji)");
 	CHECK_STR(check("{\"a\":\"\\uD83D\\uDE00\\ud800\\udc00\\udbff\\udfff\"}"), "OK",
 	    "pair: upper case, lowest and highest pairs");
-	CHECK_STR(check("{\"a\":\"\\ud7ff\\ue000\\uffff\"}"), "OK", "around the surrogates: \\ud7ff \\ue000 \\uffff");
+	CHECK_STR(check("{\"a\":\"\\ud7ff\\ue000\\uffff\"}"), "OK",
+	    "around the surrogates: \\ud7ff \\ue000 \\uffff");
 	CHECK_STR(check("{\"a\":\"\\\\ud800\"}"), "OK", "an escaped backslash before ud800 is text");
 	CHECK_STR(check("{\"a\":\"\\\\\\ud800\"}"), want_a, "an escaped backslash, then \\ud800");
 }
@@ -128,7 +138,8 @@ test_nul(void)
 	CHECK_STR(check("{\"data\":{\"caller_name\":\"Jane\\u0000Doe\"}}"),
 	    "field \"data.caller_name\": contains a NUL byte", "NUL: in a value");
 	CHECK_STR(check("{\"caller_name\\u0000x\":\"Mallory\",\"caller_name\":\"Jane\"}"),
-	    "field \"caller_name\\u0000x\": member name contains a NUL byte", "NUL: in a name, shown as written");
+	    "field \"caller_name\\u0000x\": member name contains a NUL byte",
+	    "NUL: in a name, shown as written");
 	CHECK_STR(check("{\"a\":\"\\\\u0000\"}"), "OK", "NUL: an escaped backslash before u0000 is text");
 }
 
@@ -138,15 +149,17 @@ test_repeat_ok(void)
 	CHECK_STR(check_form("{\"form_data\":{\"phone_number\":\"1\",\"phone_number\":\"2\"}}"), "OK",
 	    "form_data: repeated names allowed where declared");
 	CHECK_STR(check("{\"form_data\":{\"phone_number\":\"1\",\"phone_number\":\"2\"}}"),
-	    "field \"form_data.phone_number\": duplicate member name", "form_data: not allowed without the declaration");
+	    "field \"form_data.phone_number\": duplicate member name",
+	    "form_data: not allowed without the declaration");
 	CHECK_STR(check_form("{\"form_data\":{\"x\":{\"a\":1,\"a\":2}}}"),
 	    "field \"form_data.x.a\": duplicate member name", "form_data: objects inside it are checked");
-	CHECK_STR(check_form("{\"form_data\":{},\"form_data\":{}}"), "field \"form_data\": duplicate member name",
-	    "form_data: form_data itself twice");
+	CHECK_STR(check_form("{\"form_data\":{},\"form_data\":{}}"),
+	    "field \"form_data\": duplicate member name", "form_data: form_data itself twice");
 	CHECK_STR(check_form("{\"other\":{\"a\":1,\"a\":2}}"), "field \"other.a\": duplicate member name",
 	    "form_data: other objects are checked");
 	CHECK_STR(check_form("{\"data\":{\"form_data\":{\"a\":1,\"a\":2}}}"),
-	    "field \"data.form_data.a\": duplicate member name", "form_data: only the declared path, not a nested one");
+	    "field \"data.form_data.a\": duplicate member name",
+	    "form_data: only the declared path, not a nested one");
 	CHECK_STR(check_form("[{\"form_data\":{\"a\":1,\"a\":2}}]"),
 	    "field \"[0].form_data.a\": duplicate member name", "form_data: not inside a top-level array");
 	CHECK_STR(check_form("{\"form_\\u0064ata\":{\"a\":1,\"a\":2}}"), "OK",
@@ -155,10 +168,10 @@ test_repeat_ok(void)
 	    "field \"form_data.a\": contains an unpaired UTF-16 surrogate escape",
 	    "form_data: surrogates are still checked");
 	CHECK(vendor_callrail.repeat_ok != NULL && vendor_callrail.repeat_ok[0] != NULL &&
-	    !strcmp(vendor_callrail.repeat_ok[0], "form_data") && vendor_callrail.repeat_ok[1] == NULL,
+		!strcmp(vendor_callrail.repeat_ok[0], "form_data") && vendor_callrail.repeat_ok[1] == NULL,
 	    "CallRail declares form_data, and only form_data");
 	CHECK(vendor_calltracker.repeat_ok == NULL && vendor_salpre.repeat_ok == NULL &&
-	    vendor_callscaler.repeat_ok == NULL && vendor_fonedynamics.repeat_ok == NULL,
+		vendor_callscaler.repeat_ok == NULL && vendor_fonedynamics.repeat_ok == NULL,
 	    "the other vendors declare nothing");
 }
 
@@ -190,7 +203,8 @@ many_objects(size_t n, int dup)
 
 	*p++ = '[';
 	for (i = 0; i < n; i++)
-		p += sprintf(p, "%s{\"a\":0,\"b\":0,\"c\":0%s}", i ? "," : "", dup && i == n - 1 ? ",\"b\":1" : "");
+		p += sprintf(p, "%s{\"a\":0,\"b\":0,\"c\":0%s}", i ? "," : "",
+		    dup && i == n - 1 ? ",\"b\":1" : "");
 	strcpy(p, "]");
 	return s;
 }
@@ -210,7 +224,8 @@ test_sizes(void)
 	CHECK_STR(check(s), "OK", "size: 20,000 objects with the same three names");
 	free(s);
 	s = many_objects(20000, 1);
-	CHECK_STR(check(s), "field \"[19999].b\": duplicate member name", "size: the last of 20,000 objects repeats b");
+	CHECK_STR(check(s), "field \"[19999].b\": duplicate member name",
+	    "size: the last of 20,000 objects repeats b");
 	free(s);
 }
 

@@ -24,7 +24,8 @@ env_param(void *ctx, const char *name)
 static struct config *
 test_config(void)
 {
-	char *path = write_tmp("[server]\nmax_body = 4k\n"
+	char *path = write_tmp(
+	    "[server]\nmax_body = 4k\n"
 	    "[source ct]\nvendor = calltracker\ntoken = s3cret\n"
 	    "[source hdr]\nvendor = calltracker\nheader = X-Api-Key: k3y\n"
 	    "[source basic]\nvendor = calltracker\nbasic_auth = user:pa55\n"
@@ -56,8 +57,8 @@ route_only(const struct config *cfg, const char **env)
 }
 
 #define POST_JSON(uri, len) \
-	"REQUEST_METHOD", "POST", "DOCUMENT_URI", uri, "CONTENT_TYPE", "application/json", \
-	"CONTENT_LENGTH", len
+	"REQUEST_METHOD", "POST", "DOCUMENT_URI", uri, "CONTENT_TYPE", "application/json", "CONTENT_LENGTH", \
+	    len
 
 static void
 routing(const struct config *cfg)
@@ -74,10 +75,10 @@ routing(const struct config *cfg)
 	const char *limit[] = { POST_JSON("/hooks/ct", "4096"), NULL };
 	const char *badlen[] = { POST_JSON("/hooks/ct", "12x"), NULL };
 	const char *hugelen[] = { POST_JSON("/hooks/ct", "99999999999999999999999"), NULL };
-	const char *text[] = { "REQUEST_METHOD", "POST", "DOCUMENT_URI", "/hooks/ct",
-	    "CONTENT_TYPE", "text/plain", "CONTENT_LENGTH", "5", NULL };
-	const char *charset[] = { "REQUEST_METHOD", "POST", "DOCUMENT_URI", "/hooks/ct",
-	    "CONTENT_TYPE", "Application/JSON; charset=utf-8", "CONTENT_LENGTH", "5", NULL };
+	const char *text[] = { "REQUEST_METHOD", "POST", "DOCUMENT_URI", "/hooks/ct", "CONTENT_TYPE",
+		"text/plain", "CONTENT_LENGTH", "5", NULL };
+	const char *charset[] = { "REQUEST_METHOD", "POST", "DOCUMENT_URI", "/hooks/ct", "CONTENT_TYPE",
+		"Application/JSON; charset=utf-8", "CONTENT_LENGTH", "5", NULL };
 	const char *health[] = { "REQUEST_METHOD", "GET", "DOCUMENT_URI", "/hooks/-/health", NULL };
 	struct request req;
 
@@ -100,7 +101,7 @@ routing(const struct config *cfg)
 	    "GET /hooks/-/health is the health check");
 	request_free(&req);
 	CHECK(ch_err_http_status(CH_ERR_TOO_LARGE) == 413 && ch_err_http_status(CH_ERR_MEDIA_TYPE) == 415 &&
-	    ch_err_http_status(CH_ERR_UNAVAILABLE) == 503 && ch_err_http_status(CH_ERR_BAD_BODY) == 400,
+		ch_err_http_status(CH_ERR_UNAVAILABLE) == 503 && ch_err_http_status(CH_ERR_BAD_BODY) == 400,
 	    "errors map to the contract's statuses");
 }
 
@@ -126,10 +127,10 @@ credentials(const struct config *cfg)
 	const char *none[] = { POST_JSON("/hooks/ct", "2"), NULL };
 	const char *hdr[] = { POST_JSON("/hooks/hdr", "2"), "HTTP_X_API_KEY", "k3y", NULL };
 	const char *hdr_bad[] = { POST_JSON("/hooks/hdr", "2"), "HTTP_X_API_KEY", "k3Y", NULL };
-	const char *basic[] = { POST_JSON("/hooks/basic", "2"), "HTTP_AUTHORIZATION",
-	    "Basic dXNlcjpwYTU1", NULL };
+	const char *basic[] = { POST_JSON("/hooks/basic", "2"), "HTTP_AUTHORIZATION", "Basic dXNlcjpwYTU1",
+		NULL };
 	const char *basic_bad[] = { POST_JSON("/hooks/basic", "2"), "HTTP_AUTHORIZATION",
-	    "Basic dXNlcjpwYTU2", NULL };
+		"Basic dXNlcjpwYTU2", NULL };
 	const char *open[] = { POST_JSON("/hooks/open", "2"), NULL };
 
 	CHECK(auth(cfg, query) == CH_OK, "token in the query string");
@@ -149,9 +150,9 @@ static void
 callrail_vector(const struct config *cfg)
 {
 	const char *good[] = { POST_JSON("/hooks/cr/post_call", "2279"), "HTTP_SIGNATURE",
-	    "UZAHbUdfm3GqL7qzilGozGzWV64=", NULL };
+		"UZAHbUdfm3GqL7qzilGozGzWV64=", NULL };
 	const char *bad[] = { POST_JSON("/hooks/cr/post_call", "2279"), "HTTP_SIGNATURE",
-	    "UZAHbUdfm3GqL7qzilGozGzWV65=", NULL };
+		"UZAHbUdfm3GqL7qzilGozGzWV65=", NULL };
 	const char *none[] = { POST_JSON("/hooks/cr/post_call", "2279"), NULL };
 	const char *const *envs[3] = { good, bad, none };
 	enum ch_err want[3] = { CH_OK, CH_ERR_UNAUTHORIZED, CH_ERR_UNAUTHORIZED };
@@ -171,8 +172,9 @@ callrail_vector(const struct config *cfg)
 			memcpy(req.body, body, n);
 			req.body_len = n;
 			CHECK(request_auth(&req) == want[i], "CallRail signature case %d: %s", i,
-			    i == 0 ? "the published signature verifies" : i == 1 ? "one changed character fails" :
-			    "a missing signature fails");
+			    i == 0     ? "the published signature verifies" :
+				i == 1 ? "one changed character fails" :
+					 "a missing signature fails");
 		} else
 			CHECK(0, "CallRail vector request routes");
 		request_free(&req);

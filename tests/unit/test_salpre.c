@@ -12,8 +12,11 @@
 static enum ch_err
 decode(const char *body, struct decoded *d)
 {
-	struct delivery_in in = { .method = "POST", .body_kind = BODY_JSON, .body = body,
-	    .body_len = strlen(body), .received_usec = RECEIVED_USEC };
+	struct delivery_in in = { .method = "POST",
+		.body_kind = BODY_JSON,
+		.body = body,
+		.body_len = strlen(body),
+		.received_usec = RECEIVED_USEC };
 	enum ch_err err;
 
 	memset(d, 0, sizeof(*d));
@@ -67,9 +70,11 @@ seg(const struct decoded *d, size_t i, size_t j, const char *name)
 
 #define ENV(type, ts, payload, test) \
 	"{\"event_type\":\"" type "\",\"timestamp_utc\":" ts ",\"payload\":" payload ",\"is_test\":" test "}"
-#define LIFE "\"from\":\"+905555555555\",\"to\":\"+905555555554\",\"source\":\"salprebox:SALPRE_AABBCCDD\"," \
+#define LIFE \
+	"\"from\":\"+905555555555\",\"to\":\"+905555555554\",\"source\":\"salprebox:SALPRE_AABBCCDD\"," \
 	"\"direction\":\"outbound\",\"call_id\":1"
-#define CALL "\"call\":{\"id\":1,\"from\":\"+905555555555\",\"to\":\"+905555555554\"," \
+#define CALL \
+	"\"call\":{\"id\":1,\"from\":\"+905555555555\",\"to\":\"+905555555554\"," \
 	"\"source\":\"salprebox:SALPRE_AABBCCDD\",\"direction\":\"outbound\"}"
 
 static void
@@ -109,8 +114,11 @@ lifecycle(void)
 	CHECK_STR(col(&d, 0, "answered"), "true", "and answered");
 	decoded_clear(&d);
 
-	CHECK(decode(ENV("call_initiated", "1760090000", "{\"call_id\":\"2\",\"from\":\"+905321234567\","
-	    "\"to\":\"salprebox:SALPRE_AABBCCDD\"}", "\"false\""), &d) == CH_OK,
+	CHECK(decode(ENV("call_initiated", "1760090000",
+			 "{\"call_id\":\"2\",\"from\":\"+905321234567\","
+			 "\"to\":\"salprebox:SALPRE_AABBCCDD\"}",
+			 "\"false\""),
+		  &d) == CH_OK,
 	    "call_initiated to a device URI, no direction, is_test as a string, decodes");
 	CHECK_STR(col(&d, 0, "direction"), "inbound", "inbound unless the payload says outbound");
 	CHECK_STR(col(&d, 0, "tracking_number"), "salprebox:SALPRE_AABBCCDD", "device URI kept as sent");
@@ -118,8 +126,11 @@ lifecycle(void)
 	CHECK_STR(field(&d, 0, "is_test"), "false", "\"false\" is false");
 	decoded_clear(&d);
 
-	CHECK(decode(ENV("call_ended", "1760084597", "{" LIFE ",\"answered\":false,\"duration\":\"21\","
-	    "\"summary\":\"Yanl\xc4\xb1\xc5\x9f numara\"}", "false"), &d) == CH_OK,
+	CHECK(decode(ENV("call_ended", "1760084597",
+			 "{" LIFE ",\"answered\":false,\"duration\":\"21\","
+			 "\"summary\":\"Yanl\xc4\xb1\xc5\x9f numara\"}",
+			 "false"),
+		  &d) == CH_OK,
 	    "call_ended without a transcript decodes");
 	CHECK_STR(col(&d, 0, "status"), "completed", "ended is completed");
 	CHECK_STR(col(&d, 0, "answered"), "false", "answered as the payload says");
@@ -134,12 +145,15 @@ final_transcript(void)
 {
 	struct decoded d;
 
-	CHECK(decode(ENV("call_ended", "1760084597", "{" LIFE ",\"transcript\":["
-	    "{\"type\":\"ai\",\"message\":\"Greeting message\"},"
-	    "{\"type\":\"customer\",\"message\":\"\xc4\xb0yi g\xc3\xbcnler, I\xc4\x9f\x64\xc4\xb1r\","
-	    "\"utc_timestamp\":\"111111\"},"
-	    "{\"type\":\"ai\",\"message\":\"Ai response 1\",\"timestamp_utc\":1760084590}]}", "false"), &d) ==
-	    CH_OK, "call_ended with the full transcript decodes");
+	CHECK(decode(ENV("call_ended", "1760084597",
+			 "{" LIFE ",\"transcript\":["
+			 "{\"type\":\"ai\",\"message\":\"Greeting message\"},"
+			 "{\"type\":\"customer\",\"message\":\"\xc4\xb0yi g\xc3\xbcnler, I\xc4\x9f\x64\xc4\xb1r\","
+			 "\"utc_timestamp\":\"111111\"},"
+			 "{\"type\":\"ai\",\"message\":\"Ai response 1\",\"timestamp_utc\":1760084590}]}",
+			 "false"),
+		  &d) == CH_OK,
+	    "call_ended with the full transcript decodes");
 	CHECK(nrows(&d) == 2, "a calls row and a replace_segments row");
 	CHECK_STR(col(&d, 0, "status"), "completed", "completed");
 	CHECK_STR(col(&d, 0, "transcript"),
@@ -163,7 +177,8 @@ final_transcript(void)
 	decoded_clear(&d);
 
 	CHECK(decode(ENV("call_ended", "1760084597", "{" LIFE ",\"transcript\":[]}", "false"), &d) == CH_OK &&
-	    nrows(&d) == 1, "an empty transcript list replaces nothing");
+		nrows(&d) == 1,
+	    "an empty transcript list replaces nothing");
 	decoded_clear(&d);
 }
 
@@ -186,9 +201,12 @@ live_transcript(void)
 {
 	struct decoded d;
 
-	CHECK(decode(ENV("transcript", "1760084622", "{" CALL ",\"type\":\"customer\","
-	    "\"transcript\":\"Merhaba, \xc4\xb0stanbul'dan ar\xc4\xb1yorum\",\"timestamp_utc\":\"111111\"}", "true"),
-	    &d) == CH_OK, "transcript (the vendor page's example) decodes");
+	CHECK(decode(ENV("transcript", "1760084622",
+			 "{" CALL ",\"type\":\"customer\","
+			 "\"transcript\":\"Merhaba, \xc4\xb0stanbul'dan ar\xc4\xb1yorum\",\"timestamp_utc\":\"111111\"}",
+			 "true"),
+		  &d) == CH_OK,
+	    "transcript (the vendor page's example) decodes");
 	CHECK(nrows(&d) == 2, "a calls row and one segment");
 	CHECK_STR(field(&d, 0, "table"), "calls", "the call from payload.call");
 	CHECK_STR(field(&d, 0, "external_id"), "1", "its id is payload.call.id");
@@ -206,33 +224,48 @@ live_transcript(void)
 	CHECK_STR(field(&d, 1, "is_test"), "true", "is_test on every row");
 	decoded_clear(&d);
 
-	CHECK(decode(ENV("transcript", "1760084630", "{\"call\":{\"id\":\"9\"},\"type\":\"ai\","
-	    "\"transcript\":\"Tamam\"}", "false"), &d) == CH_OK, "a first turn without a time decodes");
+	CHECK(decode(ENV("transcript", "1760084630",
+			 "{\"call\":{\"id\":\"9\"},\"type\":\"ai\","
+			 "\"transcript\":\"Tamam\"}",
+			 "false"),
+		  &d) == CH_OK,
+	    "a first turn without a time decodes");
 	CHECK_STR(col(&d, 1, "seq"), "3779752963219345943", "seq from the event's timestamp_utc and the hash");
 	CHECK(col(&d, 1, "spoken_at") == NULL, "no spoken_at");
 	decoded_clear(&d);
 
 	CHECK(decode(ENV("transcript", "1760084630", "{\"call_id\":3,\"type\":\"ai\",\"transcript\":\"x\"}",
-	    "false"), &d) == CH_OK, "a transcript with the lifecycle spelling payload.call_id decodes");
-	CHECK_STR(field(&d, 1, "external_id"), "3:3779752962126760050", "the id is found under either spelling");
+			 "false"),
+		  &d) == CH_OK,
+	    "a transcript with the lifecycle spelling payload.call_id decodes");
+	CHECK_STR(field(&d, 1, "external_id"), "3:3779752962126760050",
+	    "the id is found under either spelling");
 	decoded_clear(&d);
 
-	CHECK(decode(ENV("transcript", "1760084630", "{\"call\":{\"id\":9},\"transcript\":["
-	    "{\"type\":\"ai\",\"message\":\"A\"},{\"type\":\"customer\",\"transcript\":\"B\"}]}", "false"), &d) ==
-	    CH_OK && nrows(&d) == 3, "a list of live turns gives one segment each");
-	CHECK_STR(field(&d, 1, "external_id"), "9:3779752962129321330", "listed turns are numbered like single ones");
+	CHECK(decode(ENV("transcript", "1760084630",
+			 "{\"call\":{\"id\":9},\"transcript\":["
+			 "{\"type\":\"ai\",\"message\":\"A\"},{\"type\":\"customer\",\"transcript\":\"B\"}]}",
+			 "false"),
+		  &d) == CH_OK &&
+		nrows(&d) == 3,
+	    "a list of live turns gives one segment each");
+	CHECK_STR(field(&d, 1, "external_id"), "9:3779752962129321330",
+	    "listed turns are numbered like single ones");
 	CHECK_STR(field(&d, 2, "external_id"), "9:3779752962813155000", "two turns of one second get two seqs");
 	CHECK_STR(col(&d, 2, "text"), "B", "their text");
 	decoded_clear(&d);
 
-	turn_seq(ENV("transcript", "1760084630", TURN9("ai", "\"Bir saniye\""), "false"), "3779752962375563860",
-	    "a turn");
+	turn_seq(ENV("transcript", "1760084630", TURN9("ai", "\"Bir saniye\""), "false"),
+	    "3779752962375563860", "a turn");
 	turn_seq(ENV("transcript", "1760084630", TURN9("ai", "\"Hemen bak\xc4\xb1yorum\""), "false"),
 	    "3779752964079793796", "another turn in the same second, in another delivery: another seq");
 	turn_seq(ENV("transcript", "1760084631", TURN9("ai", "\"A\""), "false"), "3779752964276804978",
 	    "a turn one second later sorts after every turn of the second before");
-	turn_seq(ENV("transcript", "1760084699", TURN9("customer",
-	    "\"Merhaba, \xc4\xb0stanbul'dan ar\xc4\xb1yorum\",\"timestamp_utc\":\"111111\""), "false"), "238609881183429",
+	turn_seq(ENV("transcript", "1760084699",
+		     TURN9("customer",
+			 "\"Merhaba, \xc4\xb0stanbul'dan ar\xc4\xb1yorum\",\"timestamp_utc\":\"111111\""),
+		     "false"),
+	    "238609881183429",
 	    "the first example's turn again with a new envelope timestamp_utc: the same seq, no duplicate");
 }
 
@@ -241,8 +274,9 @@ errors(void)
 {
 	struct decoded d;
 
-	CHECK(decode(ENV("error", "1760084656", "{" CALL ",\"error_message\":\"Error message\"}", "false"), &d) ==
-	    CH_OK, "error (the vendor page's example) decodes");
+	CHECK(decode(ENV("error", "1760084656", "{" CALL ",\"error_message\":\"Error message\"}", "false"),
+		  &d) == CH_OK,
+	    "error (the vendor page's example) decodes");
 	CHECK(nrows(&d) == 2, "a calls row and a call_events row");
 	CHECK_STR(field(&d, 0, "external_id"), "1", "the call of payload.call.id");
 	CHECK_STR(col(&d, 0, "status"), "failed", "the call failed");
@@ -265,12 +299,14 @@ errors(void)
 	CHECK_STR(col(&d, 0, "event"), "error", "event error");
 	decoded_clear(&d);
 
-	CHECK(decode(ENV("error", "1760084700", "{\"call\":{\"id\":0},\"error_message\":\"x\"}", "false"), &d) ==
-	    CH_OK && nrows(&d) == 1 && col(&d, 0, "call_external_id") == NULL,
+	CHECK(decode(ENV("error", "1760084700", "{\"call\":{\"id\":0},\"error_message\":\"x\"}", "false"),
+		  &d) == CH_OK &&
+		nrows(&d) == 1 && col(&d, 0, "call_external_id") == NULL,
 	    "call id 0 is no call: no calls row");
 	decoded_clear(&d);
-	CHECK(decode(ENV("error", "1760084700", "{\"call\":{\"id\":\"\"},\"error_message\":\"x\"}", "false"), &d) ==
-	    CH_OK && nrows(&d) == 1 && strcmp(field(&d, 0, "table"), "call_events") == 0,
+	CHECK(decode(ENV("error", "1760084700", "{\"call\":{\"id\":\"\"},\"error_message\":\"x\"}", "false"),
+		  &d) == CH_OK &&
+		nrows(&d) == 1 && strcmp(field(&d, 0, "table"), "call_events") == 0,
 	    "call id \"\" is no call: no calls row");
 	decoded_clear(&d);
 }
@@ -281,45 +317,62 @@ bad_and_unknown(void)
 	struct decoded d;
 
 	CHECK(decode(ENV("call_transferred", "1760084600", "{\"call_id\":1}", "false"), &d) == CH_OK &&
-	    d.outcome == OUT_IGNORED && d.rows == NULL, "an unknown event_type is ignored with no rows");
+		d.outcome == OUT_IGNORED && d.rows == NULL,
+	    "an unknown event_type is ignored with no rows");
 	CHECK_STR(d.event, "call_transferred", "its name is kept");
 	decoded_clear(&d);
 	CHECK(decode("{\"timestamp_utc\":1,\"payload\":{\"call_id\":1}}", &d) == CH_ERR_BAD_BODY &&
-	    strstr(d.error, "\"event_type\""), "missing event_type names the field: %s", d.error);
+		strstr(d.error, "\"event_type\""),
+	    "missing event_type names the field: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode("{\"event_type\":\"call_ringing\",\"timestamp_utc\":1}", &d) == CH_ERR_BAD_BODY &&
-	    strstr(d.error, "\"payload\""), "missing payload names the field: %s", d.error);
+		strstr(d.error, "\"payload\""),
+	    "missing payload names the field: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode(ENV("call_ringing", "1", "[1]", "false"), &d) == CH_ERR_BAD_BODY &&
-	    strstr(d.error, "\"payload\""), "a payload that is not an object is rejected: %s", d.error);
+		strstr(d.error, "\"payload\""),
+	    "a payload that is not an object is rejected: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode(ENV("call_answered", "1760084576", "{\"from\":\"+905555555555\"}", "false"), &d) ==
-	    CH_ERR_BAD_BODY && strstr(d.error, "payload.call_id"), "a lifecycle event without call_id: %s",
-	    d.error);
+		    CH_ERR_BAD_BODY &&
+		strstr(d.error, "payload.call_id"),
+	    "a lifecycle event without call_id: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode(ENV("transcript", "1760084576", "{\"type\":\"ai\",\"transcript\":\"x\"}", "false"), &d) ==
-	    CH_ERR_BAD_BODY && strstr(d.error, "payload.call.id"), "a transcript without payload.call.id: %s",
-	    d.error);
+		    CH_ERR_BAD_BODY &&
+		strstr(d.error, "payload.call.id"),
+	    "a transcript without payload.call.id: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode(ENV("call_ringing", "1760084576", "{\"call_id\":{\"id\":1}}", "false"), &d) ==
-	    CH_ERR_BAD_BODY && strstr(d.error, "payload.call_id"), "an object as call id: %s", d.error);
+		    CH_ERR_BAD_BODY &&
+		strstr(d.error, "payload.call_id"),
+	    "an object as call id: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode(ENV("call_ringing", "\"yesterday\"", "{\"call_id\":1}", "false"), &d) == CH_ERR_BAD_BODY &&
-	    strstr(d.error, "timestamp_utc"), "a bad timestamp_utc names the field: %s", d.error);
+		strstr(d.error, "timestamp_utc"),
+	    "a bad timestamp_utc names the field: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode(ENV("call_ringing", "1", "{\"call_id\":1}", "\"maybe\""), &d) == CH_ERR_BAD_BODY &&
-	    strstr(d.error, "is_test"), "a bad is_test names the field: %s", d.error);
+		strstr(d.error, "is_test"),
+	    "a bad is_test names the field: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode(ENV("call_ended", "1", "{\"call_id\":1,\"transcript\":\"hi\"}", "false"), &d) ==
-	    CH_ERR_BAD_BODY && strstr(d.error, "payload.transcript"), "a final transcript that is no list: %s",
-	    d.error);
+		    CH_ERR_BAD_BODY &&
+		strstr(d.error, "payload.transcript"),
+	    "a final transcript that is no list: %s", d.error);
 	decoded_clear(&d);
-	CHECK(decode(ENV("call_ended", "1", "{\"call_id\":1,\"transcript\":[{\"type\":\"ai\",\"message\":\"a\"},"
-	    "{\"type\":\"ai\",\"message\":\"b\",\"utc_timestamp\":\"soon\"}]}", "false"), &d) == CH_ERR_BAD_BODY &&
-	    strstr(d.error, "payload.transcript[1].utc_timestamp"), "a bad turn time names the turn: %s", d.error);
+	CHECK(decode(ENV("call_ended", "1",
+			 "{\"call_id\":1,\"transcript\":[{\"type\":\"ai\",\"message\":\"a\"},"
+			 "{\"type\":\"ai\",\"message\":\"b\",\"utc_timestamp\":\"soon\"}]}",
+			 "false"),
+		  &d) == CH_ERR_BAD_BODY &&
+		strstr(d.error, "payload.transcript[1].utc_timestamp"),
+	    "a bad turn time names the turn: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode(ENV("call_ended", "1", "{\"call_id\":1,\"transcript\":[\"a\"]}", "false"), &d) ==
-	    CH_ERR_BAD_BODY && strstr(d.error, "\"payload.transcript[0]\""), "a turn that is no object: %s", d.error);
+		    CH_ERR_BAD_BODY &&
+		strstr(d.error, "\"payload.transcript[0]\""),
+	    "a turn that is no object: %s", d.error);
 	decoded_clear(&d);
 	CHECK(decode("[1]", &d) == CH_ERR_BAD_BODY, "a JSON array is rejected");
 	decoded_clear(&d);

@@ -11,7 +11,7 @@
 
 void test_spool(void);
 
-#define NOW 1700000000000000LL          /* 2023-11-14T22:13:20Z */
+#define NOW 1700000000000000LL /* 2023-11-14T22:13:20Z */
 /* the required fields but received_usec and body_len: 55 bytes */
 #define BASE "\"source\":\"ct\",\"method\":\"POST\",\"query\":\"\",\"headers\":\"{}\""
 /* and received_usec: 88 bytes */
@@ -56,7 +56,9 @@ describe(const char *s, size_t len)
 }
 
 /* describe() for a file made of the metadata printf(fmt, …) and `body`. */
-static const char * PRINTF(2, 3)
+static const char *meta(const char *body, const char *fmt, ...) PRINTF(2, 3);
+
+static const char *
 meta(const char *body, const char *fmt, ...)
 {
 	char *m, *s;
@@ -87,7 +89,8 @@ test_good(void)
 	/* body_off: 17 (magic) + 1 + 88 + 14 (,"body_len":2}) + 1 (newline) */
 	CHECK_STR(meta("{}", "{" GOOD ",\"body_len\":2}"),
 	    "ok source=ct method=POST event=- type=- body_off=121 body_len=2", "a valid file passes");
-	CHECK_STR(meta("", "{" GOOD ",\"body_len\":0,\"event\":\"post_call\",\"content_type\":\"application/json\"}"),
+	CHECK_STR(meta("",
+		      "{" GOOD ",\"body_len\":0,\"event\":\"post_call\",\"content_type\":\"application/json\"}"),
 	    "ok source=ct method=POST event=post_call type=application/json body_off=175 body_len=0",
 	    "the optional event and content_type are taken; an empty body passes");
 	/* body_off: 17 + 1 + 55 + 33 (,"received_usec":1700003600000000) + 14 + 1 */
@@ -98,7 +101,7 @@ test_good(void)
 	/* only the head is passed: the body is counted from the file's size */
 	s = file_of("{" GOOD ",\"body_len\":5}", "hello", &len);
 	CHECK(spool_parse_head(s, len - 5, len, NOW, &raw, &off, why, sizeof(why)) == CH_OK &&
-	    off == len - 5 && raw.body_len == 5 && raw.body == NULL,
+		off == len - 5 && raw.body_len == 5 && raw.body == NULL,
 	    "a head without the body: body_len checked against the file's size, the body not read");
 	raw_delivery_clear(&raw);
 	free(s);
@@ -113,7 +116,8 @@ test_not_a_spool_file(void)
 	CHECK_STR(describe("", 0), "bad: not a spool file: it does not start with \"callhook-spool 1\"",
 	    "an empty file");
 	CHECK_STR(describe("\x8f\x01garbage\n{}\n", 12),
-	    "bad: not a spool file: it does not start with \"callhook-spool 1\"", "random bytes, no magic line");
+	    "bad: not a spool file: it does not start with \"callhook-spool 1\"",
+	    "random bytes, no magic line");
 	CHECK_STR(describe("callhook-spool 2\n{}\n", 20),
 	    "bad: not a spool file: it does not start with \"callhook-spool 1\"", "another format version");
 	CHECK_STR(describe(SPOOL_MAGIC "{\"source\":\"ct\",\"met", strlen(SPOOL_MAGIC) + 20),
@@ -132,11 +136,11 @@ test_not_a_spool_file(void)
 static void
 test_bad_json(void)
 {
-	CHECK_STR(meta("", "{source: 1}"), "bad: metadata: invalid JSON: quoted object property name expected",
-	    "metadata that is not JSON");
+	CHECK_STR(meta("", "{source: 1}"),
+	    "bad: metadata: invalid JSON: quoted object property name expected", "metadata that is not JSON");
 	CHECK_STR(meta("", "[1, 2]"), "bad: metadata: not a JSON object", "metadata that is an array");
-	CHECK_STR(meta("", "{" GOOD ",\"body_len\":0} 5"), "bad: metadata: invalid JSON: unexpected character",
-	    "data after the metadata object");
+	CHECK_STR(meta("", "{" GOOD ",\"body_len\":0} 5"),
+	    "bad: metadata: invalid JSON: unexpected character", "data after the metadata object");
 	CHECK_STR(meta("", "{" GOOD ",\"body_len\":0,\"event\":\"a\xff\"}"),
 	    "bad: metadata: invalid JSON: invalid utf-8 string", "a string that is not UTF-8");
 }
@@ -145,8 +149,8 @@ static void
 test_fields(void)
 {
 	static const char *const fields[][2] = { { "source", "\"ct\"" }, { "method", "\"POST\"" },
-	    { "query", "\"\"" }, { "headers", "\"{}\"" }, { "received_usec", "1699999999000000" },
-	    { "body_len", "0" } };
+		{ "query", "\"\"" }, { "headers", "\"{}\"" }, { "received_usec", "1699999999000000" },
+		{ "body_len", "0" } };
 	const size_t n = sizeof(fields) / sizeof(fields[0]);
 	char m[512], want[128];
 	size_t i, k, used;
@@ -168,7 +172,9 @@ test_fields(void)
 	    "bad: metadata: field \"body_len\": expected an integer", "body_len as a string");
 	CHECK_STR(meta("", "{" GOOD ",\"body_len\":0.0}"),
 	    "bad: metadata: field \"body_len\": expected an integer", "body_len as a fraction");
-	CHECK_STR(meta("", "{\"source\":5,\"method\":\"POST\",\"query\":\"\",\"headers\":\"{}\",\"received_usec\":1699999999000000,\"body_len\":0}"),
+	CHECK_STR(
+	    meta("",
+		"{\"source\":5,\"method\":\"POST\",\"query\":\"\",\"headers\":\"{}\",\"received_usec\":1699999999000000,\"body_len\":0}"),
 	    "bad: metadata: field \"source\": expected a string", "source as a number");
 	CHECK_STR(meta("", "{" GOOD ",\"body_len\":0,\"event\":null}"),
 	    "bad: metadata: field \"event\": expected a string", "event null");
@@ -179,29 +185,32 @@ test_fields(void)
 /* Files whose metadata parses but holds a value out of bounds: body, metadata, the reason, the case. */
 static const char *const bad_values[][4] = {
 	{ "", "{\"source\":\"\",\"method\":\"POST\",\"query\":\"\",\"headers\":\"{}\",\"received_usec\":1699999999000000,\"body_len\":0}",
-	  "field \"source\": empty", "an empty source" },
+	    "field \"source\": empty", "an empty source" },
 	{ "", "{\"source\":\"ct\",\"method\":\"DELETE\",\"query\":\"\",\"headers\":\"{}\",\"received_usec\":1699999999000000,\"body_len\":0}",
-	  "field \"method\": not GET, POST, PUT or PATCH", "a method callhook never takes" },
+	    "field \"method\": not GET, POST, PUT or PATCH", "a method callhook never takes" },
 	{ "", "{\"source\":\"ct\",\"method\":\"POST\",\"query\":\"\",\"headers\":\"[]\",\"received_usec\":1699999999000000,\"body_len\":0}",
-	  "field \"headers\": not a JSON object", "headers that are not a JSON object" },
+	    "field \"headers\": not a JSON object", "headers that are not a JSON object" },
 	{ "", "{\"source\":\"ct\",\"method\":\"POST\",\"query\":\"\",\"headers\":\"{\\\"a\\\":\",\"received_usec\":1699999999000000,\"body_len\":0}",
-	  "field \"headers\": invalid JSON: unexpected end", "headers cut short" },
+	    "field \"headers\": invalid JSON: unexpected end", "headers cut short" },
 	{ "", "{" BASE ",\"body_len\":0,\"received_usec\":0}",
-	  "field \"received_usec\": 0 is before 2000 or more than a day ahead of the clock", "received_usec 0" },
+	    "field \"received_usec\": 0 is before 2000 or more than a day ahead of the clock",
+	    "received_usec 0" },
 	{ "", "{" BASE ",\"body_len\":0,\"received_usec\":-5}",
-	  "field \"received_usec\": -5 is before 2000 or more than a day ahead of the clock", "received_usec negative" },
+	    "field \"received_usec\": -5 is before 2000 or more than a day ahead of the clock",
+	    "received_usec negative" },
 	{ "", "{" BASE ",\"body_len\":0,\"received_usec\":1700172800000000}",
-	  "field \"received_usec\": 1700172800000000 is before 2000 or more than a day ahead of the clock",
-	  "received_usec two days ahead of NOW" },
+	    "field \"received_usec\": 1700172800000000 is before 2000 or more than a day ahead of the clock",
+	    "received_usec two days ahead of NOW" },
 	{ "{}", "{" GOOD ",\"body_len\":-1}", "field \"body_len\": negative (-1)", "body_len negative" },
 	{ "{}", "{" GOOD ",\"body_len\":3}", "field \"body_len\": 3 but 2 bytes follow the metadata",
-	  "body_len larger than the file" },
+	    "body_len larger than the file" },
 	{ "{}", "{" GOOD ",\"body_len\":1}", "field \"body_len\": 1 but 2 bytes follow the metadata",
-	  "body_len smaller than the file" },
+	    "body_len smaller than the file" },
 	{ "{}", "{" GOOD ",\"body_len\":1073741825}",
-	  "field \"body_len\": 1073741825 is over the largest body (1073741824)", "body_len over 1 GiB" },
+	    "field \"body_len\": 1073741825 is over the largest body (1073741824)", "body_len over 1 GiB" },
 	{ "{}", "{" GOOD ",\"body_len\":99999999999999999999}",
-	  "field \"body_len\": 9223372036854775807 is over the largest body (1073741824)", "body_len beyond 64 bits" },
+	    "field \"body_len\": 9223372036854775807 is over the largest body (1073741824)",
+	    "body_len beyond 64 bits" },
 };
 
 static void
@@ -221,9 +230,15 @@ static void
 test_round_trip(void)
 {
 	char dir[] = "/tmp/callhook-unit-spool.XXXXXX", path[512] = "", why[256] = "", *buf;
-	struct raw_delivery in = { .source = "ct", .event = "post_call", .method = "POST",
-	    .content_type = "application/json", .query = "a=1&b=\"2\"", .headers = "{\"user-agent\":\"x\\n\"}",
-	    .body = "{\"id\":\"\\u00e9\"}\n\x01", .body_len = 18, .received_usec = NOW };
+	struct raw_delivery in = { .source = "ct",
+		.event = "post_call",
+		.method = "POST",
+		.content_type = "application/json",
+		.query = "a=1&b=\"2\"",
+		.headers = "{\"user-agent\":\"x\\n\"}",
+		.body = "{\"id\":\"\\u00e9\"}\n\x01",
+		.body_len = 18,
+		.received_usec = NOW };
 	struct raw_delivery out = { 0 };
 	struct dirent *e;
 	size_t len, off = 0;
@@ -243,9 +258,10 @@ test_round_trip(void)
 	CHECK(spool_parse_head(buf, len, len, NOW, &out, &off, why, sizeof(why)) == CH_OK,
 	    "a file spool_write() wrote passes the checks (%s)", why);
 	CHECK(out.source && !strcmp(out.source, "ct") && out.event && !strcmp(out.event, "post_call") &&
-	    out.query && !strcmp(out.query, in.query) && out.headers && !strcmp(out.headers, in.headers) &&
-	    out.received_usec == NOW && out.body_len == 18 && off + 18 == len &&
-	    !memcmp(buf + off, in.body, 18), "it reads back as written");
+		out.query && !strcmp(out.query, in.query) && out.headers &&
+		!strcmp(out.headers, in.headers) && out.received_usec == NOW && out.body_len == 18 &&
+		off + 18 == len && !memcmp(buf + off, in.body, 18),
+	    "it reads back as written");
 	raw_delivery_clear(&out);
 	free(buf);
 	unlink(path);
