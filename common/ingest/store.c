@@ -1,5 +1,6 @@
 /* PostgreSQL access for serve: one connection, prepared statements, SQLSTATE-based failure handling. */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,93 +271,113 @@ read_result(const PGresult *r, int row, struct ingest_result *res)
 	res->prior = PQgetisnull(r, row, 2) ? OUT_STORED : outcome_from(PQgetvalue(r, row, 2));
 }
 
-/* An array literal being written: {"a","b",NULL}. */
+/*
+ * An array argument being written. The timestamps go as a text literal
+ * ({"…","…"}); the others in PostgreSQL's binary array format (array_recv():
+ * a header, then each element's length and bytes), so bodies and JSON are
+ * copied as they are, with nothing to escape.
+ */
 struct arr {
 	char *p;
 	size_t len, cap;
 	bool failed; /* out of memory */
 };
 
-static void
-arr_put(struct arr *a, const char *s, size_t n)
+/* Element types of the binary arrays (pg_type.oid, fixed for built-in types). */
+enum { OID_BYTEA = 17, OID_TEXT = 25, OID_JSONB = 3802 };
+
+/* Makes room for n more bytes; false (and a->failed) when out of memory. */
+static bool
+arr_room(struct arr *a, size_t n)
 {
 	size_t cap;
 	char *p;
 
 	if (a->failed)
-		return;
-	if (a->len + n + 1 > a->cap) {
-		cap = a->cap > 0 ? a->cap : 256;
-		while (a->len + n + 1 > cap)
-			cap *= 2;
-		if ((p = realloc(a->p, cap)) == NULL) {
-			a->failed = true;
-			return;
-		}
-		a->p = p;
-		a->cap = cap;
+		return false;
+	if (a->len + n + 1 <= a->cap)
+		return true;
+	cap = a->cap > 0 ? a->cap : 256;
+	while (a->len + n + 1 > cap)
+		cap *= 2;
+	if ((p = realloc(a->p, cap)) == NULL) {
+		a->failed = true;
+		return false;
 	}
+	a->p = p;
+	a->cap = cap;
+	return true;
+}
+
+static void
+arr_put(struct arr *a, const void *s, size_t n)
+{
+	if (!arr_room(a, n))
+		return;
 	memcpy(a->p + a->len, s, n);
 	a->len += n;
 	a->p[a->len] = '\0';
 }
 
-/* Appends one element: NULL, or v[0..n-1] quoted, with '"' and '\\' escaped. */
+/* Appends a 32-bit integer in network byte order. */
 static void
-arr_elem(struct arr *a, const char *v, size_t n)
+arr_int(struct arr *a, uint32_t v)
 {
-	size_t i, run;
+	unsigned char b[4] = { v >> 24, v >> 16, v >> 8, v };
 
-	arr_put(a, a->len == 0 ? "{" : ",", 1);
+	arr_put(a, b, 4);
+}
+
+/* Starts a binary array of n elements of type oid: one dimension, from 1. */
+static void
+arr_begin(struct arr *a, uint32_t oid, size_t n)
+{
+	arr_int(a, 1);
+	arr_int(a, 0);
+	arr_int(a, oid);
+	arr_int(a, (uint32_t)n);
+	arr_int(a, 1);
+}
+
+/* Appends a binary element: NULL, or v[0..n-1] (a jsonb element after its format version, 1). */
+static void
+arr_bin(struct arr *a, uint32_t oid, const char *v, size_t n)
+{
 	if (v == NULL) {
-		arr_put(a, "NULL", 4);
+		arr_int(a, UINT32_MAX);
 		return;
 	}
-	arr_put(a, "\"", 1);
-	for (i = 0; i < n; i += run) {
-		for (run = 0; i + run < n && v[i + run] != '"' && v[i + run] != '\\'; run++)
-			;
-		arr_put(a, v + i, run);
-		if (i + run < n) {
-			arr_put(a, "\\", 1);
-			arr_put(a, v + i + run, 1);
-			run++;
-		}
-	}
-	arr_put(a, "\"", 1);
+	arr_int(a, (uint32_t)(n + (oid == OID_JSONB)));
+	if (oid == OID_JSONB)
+		arr_put(a, "\1", 1);
+	arr_put(a, v, n);
 }
 
+/* Appends a text-literal element, quoted ('"' and '\\' escaped). */
 static void
-arr_text(struct arr *a, const char *v)
+arr_quoted(struct arr *a, const char *v)
 {
-	arr_elem(a, v, v != NULL ? strlen(v) : 0);
-}
+	size_t i, n = strlen(v), k = a->len;
 
-/* Appends bytes as a bytea element in hex: "\\x4142". */
-static void
-arr_bytes(struct arr *a, const char *v, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	char buf[512];
-	size_t i, k = 0;
-
-	arr_put(a, a->len == 0 ? "{\"\\\\x" : ",\"\\\\x", 5);
+	if (!arr_room(a, 2 * n + 3))
+		return;
+	a->p[k++] = a->len == 0 ? '{' : ',';
+	a->p[k++] = '"';
 	for (i = 0; i < n; i++) {
-		buf[k++] = hex[(unsigned char)v[i] >> 4];
-		buf[k++] = hex[(unsigned char)v[i] & 15];
-		if (k == sizeof(buf)) {
-			arr_put(a, buf, k);
-			k = 0;
-		}
+		if (v[i] == '"' || v[i] == '\\')
+			a->p[k++] = '\\';
+		a->p[k++] = v[i];
 	}
-	arr_put(a, buf, k);
-	arr_put(a, "\"", 1);
+	a->p[k++] = '"';
+	a->p[k] = '\0';
+	a->len = k;
 }
 
-/* The 13 array arguments of callhook.ingest_many() for in[0..n-1]. */
+/* The 13 array arguments of callhook.ingest_many() for in[0..n-1], and their formats. */
 struct ingest_params {
 	struct arr a[INGEST_PARAMS];
 	const char *v[INGEST_PARAMS];
+	int len[INGEST_PARAMS], fmt[INGEST_PARAMS];
 };
 
 static void
@@ -372,29 +393,36 @@ params_free(struct ingest_params *p)
 static bool
 params_fill(struct ingest_params *p, const struct ingest *const *in, size_t n)
 {
+	static const uint32_t oid[INGEST_PARAMS] = { OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT,
+		OID_TEXT, OID_JSONB, OID_BYTEA, OID_TEXT, OID_TEXT, OID_TEXT, OID_JSONB, 0 };
 	size_t i;
 	int k;
 
 	memset(p, 0, sizeof(*p));
+	for (k = 0; k < INGEST_PARAMS - 1; k++)
+		arr_begin(&p->a[k], oid[k], n);
 	for (i = 0; i < n; i++) {
 		const char *v[INGEST_PARAMS] = { in[i]->source, in[i]->vendor, in[i]->event, in[i]->method,
-			in[i]->content_type, in[i]->query, in[i]->headers, NULL, in[i]->dedup_key,
+			in[i]->content_type, in[i]->query, in[i]->headers,
+			in[i]->body != NULL ? in[i]->body : "", in[i]->dedup_key,
 			outcome_name(in[i]->outcome), in[i]->error, in[i]->rows, in[i]->received_at };
 
-		for (k = 0; k < INGEST_PARAMS; k++) {
-			if (k == 7)
-				arr_bytes(&p->a[k], in[i]->body != NULL ? in[i]->body : "", in[i]->body_len);
-			else
-				arr_text(&p->a[k], v[k]);
-		}
+		for (k = 0; k < INGEST_PARAMS - 1; k++)
+			arr_bin(&p->a[k], oid[k], v[k],
+			    k == 7           ? in[i]->body_len :
+				v[k] != NULL ? strlen(v[k]) :
+					       0);
+		arr_quoted(&p->a[INGEST_PARAMS - 1], in[i]->received_at);
 	}
+	arr_put(&p->a[INGEST_PARAMS - 1], "}", 1);
 	for (k = 0; k < INGEST_PARAMS; k++) {
-		arr_put(&p->a[k], "}", 1);
 		if (p->a[k].failed) {
 			params_free(p);
 			return false;
 		}
 		p->v[k] = p->a[k].p;
+		p->len[k] = (int)p->a[k].len;
+		p->fmt[k] = k < INGEST_PARAMS - 1;
 	}
 	return true;
 }
@@ -513,7 +541,7 @@ attempt_many(struct store *st, const struct ingest *const *in, size_t n, struct 
 		snprintf(st->sqlstate, sizeof(st->sqlstate), "53200");
 		return false;
 	}
-	r = PQexecPrepared(st->conn, "ingest", INGEST_PARAMS, p.v, NULL, NULL, 0);
+	r = PQexecPrepared(st->conn, "ingest", INGEST_PARAMS, p.v, p.len, p.fmt, 0);
 	params_free(&p);
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK && (size_t)PQntuples(r) == n;
 	if (!ok) {
