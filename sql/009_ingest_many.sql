@@ -116,38 +116,6 @@ $proc$;
 REVOKE ALL ON PROCEDURE callhook._refresh_batch_inserts() FROM PUBLIC;
 CALL callhook._refresh_batch_inserts();
 
--- Whether p_cols, the columns of a row operation on p_table, are all columns the table accepts and
--- none is empty (null, "", [] or {}): what _checked_cols() (002_ingest.sql) would pass unchanged.
-CREATE FUNCTION callhook._plain_cols(p_table text, p_cols jsonb)
-RETURNS boolean
-LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-    RETURN NOT EXISTS (
-        SELECT 1 FROM pg_catalog.jsonb_each(coalesce(p_cols, '{}'::jsonb)) AS c
-         WHERE NOT (SELECT rc.cols FROM callhook._row_columns AS rc WHERE rc.tbl = p_table) ? c.key
-            OR c.value IN ('null', '""', '[]', '{}'));
-END
-$$;
-
--- Whether replace_segments operation p_op is plain: on transcript_segments, with a call_external_id
--- and at least one segment, each an object with a seq, plain columns and an object (or no) data.
-CREATE FUNCTION callhook._plain_segments(p_op jsonb)
-RETURNS boolean
-LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-    RETURN p_op->>'table' = 'transcript_segments' AND coalesce(p_op->>'call_external_id', '') <> ''
-       AND pg_catalog.jsonb_typeof(p_op->'segments') = 'array' AND pg_catalog.jsonb_array_length(p_op->'segments') > 0
-       AND NOT EXISTS (
-           SELECT 1 FROM pg_catalog.jsonb_array_elements(p_op->'segments') AS g(seg)
-            WHERE NOT (pg_catalog.jsonb_typeof(g.seg) = 'object'
-                       AND coalesce(pg_catalog.jsonb_typeof(g.seg->'data'), 'object') = 'object'
-                       AND coalesce(g.seg->>'seq', '') <> ''
-                       AND callhook._plain_cols('transcript_segments', g.seg - 'data')));
-END
-$$;
-
 CREATE FUNCTION callhook.ingest_many(
     p_source text[], p_vendor text[], p_event text[], p_method text[], p_content_type text[],
     p_query text[], p_headers jsonb[], p_body bytea[], p_dedup_key text[], p_outcome text[], p_error text[],
@@ -230,15 +198,29 @@ BEGIN
     -- seq); only columns the table accepts, no empty value, a known call status. The others go through
     -- _apply_rows(), which raises the usual errors; so do live transcript turns, which depend on
     -- whether the final transcript is in.
-    v_plain := ARRAY(
-        SELECT v_new[u.i] AND (u.rows IS NULL OR pg_catalog.jsonb_typeof(u.rows) = 'null'
+    SELECT pg_catalog.array_agg(v_new[u.i] AND (u.rows IS NULL OR pg_catalog.jsonb_typeof(u.rows) = 'null'
                OR (pg_catalog.jsonb_typeof(u.rows) = 'array' AND NOT EXISTS (
-                   SELECT 1 FROM pg_catalog.jsonb_array_elements(u.rows) AS e(op)
+                   SELECT 1
+                     FROM pg_catalog.jsonb_array_elements(u.rows) AS e(op)
+                     LEFT JOIN callhook._row_columns AS rc
+                       ON rc.tbl = CASE WHEN e.op->>'op' = 'replace_segments' THEN 'transcript_segments'
+                                        ELSE e.op->>'table' END
                     WHERE NOT (pg_catalog.jsonb_typeof(e.op) = 'object'
                                AND coalesce(pg_catalog.jsonb_typeof(e.op->'data'), 'object') = 'object'
-                               AND CASE coalesce(e.op->>'op', 'upsert')
-                                   WHEN 'replace_segments' THEN
-                                       callhook._plain_segments(e.op)
+                               AND CASE WHEN e.op->>'op' = 'replace_segments' THEN
+                                       e.op->>'table' = 'transcript_segments'
+                                       AND coalesce(e.op->>'call_external_id', '') <> ''
+                                       AND pg_catalog.jsonb_typeof(e.op->'segments') = 'array'
+                                       AND pg_catalog.jsonb_array_length(e.op->'segments') > 0
+                                       AND NOT EXISTS (
+                                           SELECT 1 FROM pg_catalog.jsonb_array_elements(e.op->'segments') AS g(seg)
+                                            WHERE NOT (pg_catalog.jsonb_typeof(g.seg) = 'object'
+                                                       AND coalesce(pg_catalog.jsonb_typeof(g.seg->'data'), 'object') = 'object'
+                                                       AND coalesce(g.seg->>'seq', '') <> ''
+                                                       AND NOT EXISTS (
+                                                           SELECT 1 FROM pg_catalog.jsonb_each(g.seg - 'data') AS c
+                                                            WHERE NOT rc.cols ? c.key
+                                                               OR c.value IN ('null', '""', '[]', '{}'))))
                                    ELSE
                                        coalesce(e.op->>'table', '') IN ('calls', 'messages', 'trackers', 'usage',
                                            'voicemails', 'form_submissions', 'call_events')
@@ -247,10 +229,12 @@ BEGIN
                                        AND (e.op->>'table' = 'call_events' OR coalesce(e.op->>'external_id', '') <> '')
                                        AND (e.op->>'table' <> 'calls' OR NOT (coalesce(e.op->'cols', '{}') ? 'status')
                                             OR callhook._status_rank(e.op->'cols'->>'status') IS NOT NULL)
-                                       AND callhook._plain_cols(e.op->>'table', e.op->'cols')
-                                   END))))
-          FROM unnest(p_rows) WITH ORDINALITY AS u(rows, i)
-         ORDER BY u.i);
+                                       AND NOT EXISTS (
+                                           SELECT 1 FROM pg_catalog.jsonb_each(coalesce(e.op->'cols', '{}')) AS c
+                                            WHERE NOT rc.cols ? c.key OR c.value IN ('null', '""', '[]', '{}'))
+                                   END)))) ORDER BY u.i)
+      INTO v_plain
+      FROM unnest(p_rows) WITH ORDINALITY AS u(rows, i);
 
     -- Their row operations as records, a final transcript as one per segment.
     SELECT coalesce(pg_catalog.array_agg(ROW(x.d, x.n, x.m, x.tbl, x.kind, x.source, x.vendor, x.event,
@@ -364,14 +348,12 @@ $fn$;
 COMMENT ON FUNCTION callhook.ingest_many(text[], text[], text[], text[], text[], text[], jsonb[], bytea[], text[], text[], text[], jsonb[], timestamptz[]) IS
     'Stores a batch of webhook deliveries (one array element each, in callhook.ingest()''s argument order) in set-based statements; one result row per delivery (ord: its place), the one callhook.ingest() gives it when the deliveries are sent one after the other.';
 
-REVOKE ALL ON FUNCTION callhook._plain_cols(text, jsonb), callhook._plain_segments(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION callhook.ingest_many(text[], text[], text[], text[], text[], text[], jsonb[], bytea[], text[], text[], text[], jsonb[], timestamptz[]) FROM PUBLIC;
 
 DO $grants$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'callhook_writer') THEN
         GRANT EXECUTE ON FUNCTION
-            callhook._plain_cols(text, jsonb), callhook._plain_segments(jsonb),
             callhook.ingest_many(text[], text[], text[], text[], text[], text[], jsonb[], bytea[], text[], text[], text[], jsonb[], timestamptz[])
             TO callhook_writer;
     ELSE

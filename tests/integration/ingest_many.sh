@@ -104,4 +104,19 @@ is "$(sql "select count(*) from callhook.transcript_segments where source like '
 is "$(sql "select count(*) from callhook.transcript_segments where source like 'm%' and not final")" 0 \
 	"transcript_segments: no live turn is left beside a final transcript, in any order"
 
+# Rows that are not plain take the row-at-a-time path and raise its errors, naming the row and column.
+one() { # ROWS_JSON KEY: ingest_many() of one Call Tracker delivery with these rows under source "one"
+	echo "select outcome from callhook.ingest_many(array['one'], array['calltracker'], array['e'], array['POST'],
+		array['application/json'], array[''], array['{}'::jsonb], array['x'::bytea], array['$2'], array['stored'],
+		array[null::text], array['$1'::jsonb], array[now()])"
+}
+is "$(sql "$(one '[{"table": "calls", "external_id": "E1", "cols": {"status": "completed", "caller_numbr": "+15555550100"}}]' k1)" | head -n 1)" \
+	'ERROR:  callhook.ingest: row 1: "caller_numbr" is not a column callhook.calls accepts' \
+	"an unknown column raises the error ingest() raises, naming it"
+is "$(sql "$(one '[{"table": "calls", "external_id": "E2", "cols": {"status": "completed", "note": "", "tags": []}}]' k2)")" stored \
+	"empty values are accepted"
+is "$(sql "select status || '|' || coalesce(note, 'null') || '|' || coalesce(tags::text, 'null') || '|' || (field_times ? 'note')
+	from callhook.calls where source = 'one' and external_id = 'E2'")" "completed|null|null|false" \
+	"empty values are left out, as ingest() leaves them out: no value and no time"
+
 done_testing
