@@ -8,6 +8,7 @@
  * except the forking.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -299,6 +300,12 @@ run_threads(struct worker *w, int n)
 	pthread_t tids[64];
 	int i, started = 0;
 
+	/*
+	 * glibc gives threads malloc arenas of their own, up to 8 per CPU, and
+	 * each keeps what it freed: with many request threads a worker's RSS
+	 * grew by megabytes. Two arenas keep it flat at no measurable cost.
+	 */
+	mallopt(M_ARENA_MAX, 2);
 	for (i = 0; i < n && i < 64; i++)
 		if (pthread_create(&tids[started], NULL, request_thread, w) == 0)
 			started++;

@@ -46,7 +46,7 @@ enum ch_err store_connect(struct store *st) MUSTCHECK;
 enum ch_err store_ping(struct store *st) MUSTCHECK;
 
 /*
- * Runs callhook.ingest_many() for `in` alone, within in->budget_ms (or the
+ * Runs callhook.ingest() for `in` alone, within in->budget_ms (or the
  * configured delivery_budget_ms): a transient failure (serialization failure,
  * deadlock, lock or statement timeout, lost connection) is retried a few times
  * with a short backoff, and every statement is cut off when the budget runs

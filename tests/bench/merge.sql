@@ -5,9 +5,7 @@
 \set n random(1, 1000)
 \set k random(1, 9000000000000000)
 \set s random(10, 59)
-SELECT notices FROM callhook.ingest_many(ARRAY[:source], ARRAY[:vendor], ARRAY[:event], ARRAY[:method],
-    ARRAY[:ctype], ARRAY[''], ARRAY[:headers::jsonb], ARRAY[convert_to(replace(:body, :id, :n::text), 'UTF8')],
-    ARRAY[:event || ':' || :k], ARRAY[:outcome], ARRAY[NULL::text],
-    ARRAY[replace(replace(:rows, :id, :n::text), '09:13:31.745000Z', '09:13:' || :s || '.745000Z')::jsonb],
-    ARRAY[now()]) \gset
+SELECT notices FROM callhook.ingest(:source, :vendor, :event, :method, :ctype, '', :headers::jsonb,
+    convert_to(replace(:body, :id, :n::text), 'UTF8'), :event || ':' || :k, :outcome, NULL,
+    replace(replace(:rows, :id, :n::text), '09:13:31.745000Z', '09:13:' || :s || '.745000Z')::jsonb, now()) \gset
 SELECT callhook.notify(:notices::text[]);
