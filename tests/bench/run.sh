@@ -353,7 +353,7 @@ capture_ingest_args() {
 		log = open(sys.argv[1], encoding="utf-8", errors="replace").read().splitlines()
 		params = None
 		for i, line in enumerate(log):
-		    if "execute ingest:" in line:
+		    if "execute ingest:" in line or "execute ingest_one:" in line:
 		        for nxt in log[i + 1:i + 4]:
 		            if "DETAIL:  parameters:" in nxt:
 		                params = nxt.split("DETAIL:  parameters:", 1)[1]
