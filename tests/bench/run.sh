@@ -353,26 +353,16 @@ capture_ingest_args() {
 		log = open(sys.argv[1], encoding="utf-8", errors="replace").read().splitlines()
 		params = None
 		for i, line in enumerate(log):
-		    if "execute ingest:" in line or "execute ingest_one:" in line:
+		    if "execute ingest_one:" in line:  # a lone delivery: callhook.ingest()
 		        for nxt in log[i + 1:i + 4]:
 		            if "DETAIL:  parameters:" in nxt:
 		                params = nxt.split("DETAIL:  parameters:", 1)[1]
 		                break
 		if params is None:
-		    sys.exit("no 'execute ingest' with parameters in the server log")
-		def element(lit):
-		    # the one element of an array literal: {x}, {""}, {NULL} or {"…"} with \" and \\ escaped
-		    if not (lit.startswith("{") and lit.endswith("}")):
-		        return lit  # a scalar argument of callhook.ingest()
-		    inner = lit[1:-1]
-		    if inner == "NULL":
-		        return None
-		    if inner.startswith('"'):
-		        return re.sub(r'\\(.)', r'\1', inner[1:-1], flags=re.S)
-		    return inner
+		    sys.exit("no 'execute ingest_one' with parameters in the server log")
 		vals = {}
 		for m in re.finditer(r"\$(\d+) = (NULL|'((?:[^']|'')*)')", params):
-		    vals[int(m.group(1))] = None if m.group(2) == "NULL" else element(m.group(3).replace("''", "'"))
+		    vals[int(m.group(1))] = None if m.group(2) == "NULL" else m.group(3).replace("''", "'")
 		body = vals[8]
 		if body.startswith("\\x"):
 		    body = bytes.fromhex(body[2:]).decode("utf-8")
