@@ -302,8 +302,8 @@ run_threads(struct worker *w, int n)
 
 	/*
 	 * glibc gives threads malloc arenas of their own, up to 8 per CPU, and
-	 * each keeps what it freed: with many request threads a worker's RSS
-	 * grew by megabytes. Two arenas keep it flat at no measurable cost.
+	 * each keeps what it freed; two are enough for threads that mostly wait
+	 * for their batch, and keep the worker's memory smaller.
 	 */
 	mallopt(M_ARENA_MAX, 2);
 	for (i = 0; i < n && i < 64; i++)
