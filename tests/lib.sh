@@ -443,11 +443,13 @@ callhook_stop() {
 
 _port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# pick_port: a TCP port on 127.0.0.1 that nothing listens on (50 tries).
+# pick_port: a TCP port on 127.0.0.1 that nothing listens on (50 tries), below the kernel's range of
+# ephemeral ports (32768 and up by default): a port there can be the local end of a client connection,
+# even one in TIME_WAIT, which a probe does not see but which makes bind() fail.
 pick_port() {
 	local p try
 	for try in $(seq 1 50); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % 22000))
 		_port_free "$p" && { echo "$p"; return 0; }
 	done
 	return 1
