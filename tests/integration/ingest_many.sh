@@ -119,4 +119,12 @@ is "$(sql "select status || '|' || coalesce(note, 'null') || '|' || coalesce(tag
 	from callhook.calls where source = 'one' and external_id = 'E2'")" "completed|null|null|false" \
 	"empty values are left out, as ingest() leaves them out: no value and no time"
 
+is "$(sql "$(one '["not an object"]' k3)" | head -n 1)" 'ERROR:  callhook.ingest: row 1: expected a JSON object' \
+	"a row operation that is not an object raises the error ingest() raises"
+is "$(sql "select count(*) from callhook.ingest_many(array['one', 'one'], array['calltracker'], array['e'], array['POST'],
+	array['application/json'], array[''], array['{}'::jsonb], array['x'::bytea], array['k4'], array['stored'],
+	array[null::text], array[null::jsonb], array[now()])" | head -n 1)" \
+	'ERROR:  callhook.ingest_many: every argument needs one element per delivery (2 sources)' \
+	"arrays of different lengths are refused"
+
 done_testing
