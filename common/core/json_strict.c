@@ -111,6 +111,25 @@ path_text(const struct scan *sc, size_t n, char *out, size_t outlen)
 	}
 }
 
+/* See json_strict.h. */
+void
+json_field_error(char *error, size_t errlen, const char *path, const char *what, const char *why)
+{
+	size_t room, fixed = strlen("field \"\": ") + strlen(what) + strlen(why) + 1;
+	int cut;
+
+	if (path[0] == '\0') {
+		snprintf(error, errlen, "body: %s%s", what, why);
+		return;
+	}
+	room = errlen > fixed + 3 ? errlen - fixed : 3;
+	cut = strlen(path) > room ? (int)(room - 3) : -1;
+	if (cut >= 0)
+		snprintf(error, errlen, "field \"%.*s...\": %s%s", cut, path, what, why);
+	else
+		snprintf(error, errlen, "field \"%s\": %s%s", path, what, why);
+}
+
 /* Sets the error for what is read at frames[0..n) and returns CH_ERR_BAD_BODY. */
 static enum ch_err
 bad_at(struct scan *sc, size_t n, const char *what, const char *why)
@@ -118,10 +137,7 @@ bad_at(struct scan *sc, size_t n, const char *what, const char *why)
 	char path[PATH_LEN];
 
 	path_text(sc, n, path, sizeof(path));
-	if (path[0] == '\0')
-		snprintf(sc->error, sc->errlen, "body: %s%s", what, why);
-	else
-		snprintf(sc->error, sc->errlen, "field \"%s\": %s%s", path, what, why);
+	json_field_error(sc->error, sc->errlen, path, what, why);
 	return CH_ERR_BAD_BODY;
 }
 

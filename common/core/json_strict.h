@@ -35,4 +35,10 @@ enum ch_err json_strict_check(const char *s, size_t len, const char *const *repe
 size_t json_path_append(char *path, size_t pathlen, size_t used, const char *sep, const char *seg, size_t n);
 const char *json_path_index(size_t i, char buf[24]);
 
+/*
+ * Writes `field "PATH": WHATWHY` into error (`body: WHATWHY` for the empty path). A path too long
+ * for errlen is cut and ends in "...", so that the reason is always whole.
+ */
+void json_field_error(char *error, size_t errlen, const char *path, const char *what, const char *why);
+
 #endif

@@ -132,13 +132,13 @@ check_values(struct json_object *v, char *path, size_t pathlen, size_t used, cha
 	case json_type_int:
 		if (json_object_get_int64(v) == INT64_MIN || json_object_get_uint64(v) == UINT64_MAX ||
 		    (json_object_get_int64(v) == INT64_MAX && json_object_get_uint64(v) > INT64_MAX)) {
-			snprintf(error, errlen, "field \"%s\": integer out of range", path);
+			json_field_error(error, errlen, path, "integer out of range", "");
 			return false;
 		}
 		return true;
 	case json_type_double:
 		if (!isfinite(json_object_get_double(v))) {
-			snprintf(error, errlen, "field \"%s\": not a finite number", path);
+			json_field_error(error, errlen, path, "not a finite number", "");
 			return false;
 		}
 		return true;

@@ -243,6 +243,25 @@ test_not_json(void)
 	    "not JSON: a pair cut by len is not read past len");
 }
 
+/* A field path too long for the 256-byte error is cut, never the reason after it. */
+static void
+test_long_path(void)
+{
+	char body[400], want[256];
+
+	/* {"<300 x's>":"\u0000"}: the name alone fills the buffer. */
+	snprintf(body, sizeof(body), "{\"%0300d\":\"\\u0000\"}", 0);
+	memset(body + 2, 'x', 300);
+	snprintf(want, sizeof(want), "field \"%.*s...\": contains a NUL byte",
+	    (int)(256 - strlen("field \"\": contains a NUL byte") - 1 - 3), body + 2);
+	CHECK_STR(check(body), want, "long path: cut with ..., the reason whole");
+	CHECK(strlen(check(body)) == 255, "long path: the error fills the buffer and no more");
+	snprintf(body, sizeof(body), "{\"%0200d\":{\"a\":1,\"a\":2}}", 0);
+	memset(body + 2, 'y', 200);
+	snprintf(want, sizeof(want), "field \"%.200s.a\": duplicate member name", body + 2);
+	CHECK_STR(check(body), want, "long path: a path that fits is not cut");
+}
+
 void
 test_json_strict(void)
 {
@@ -253,4 +272,5 @@ test_json_strict(void)
 	test_repeat_ok();
 	test_sizes();
 	test_not_json();
+	test_long_path();
 }
