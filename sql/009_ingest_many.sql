@@ -240,13 +240,16 @@ BEGIN
     -- Their row operations as records, a final transcript as one per segment.
     SELECT coalesce(pg_catalog.array_agg(ROW(x.d, x.n, x.m, x.tbl, x.kind, x.source, x.vendor, x.event,
                                              v_received[x.d], x.ext, x.ev, x.is_test, x.cols, x.data, x.forced,
-               coalesce((SELECT pg_catalog.jsonb_object_agg(k, x.evt) FROM pg_catalog.jsonb_object_keys(x.cols) AS k),
-                        '{}'::jsonb)
-               || pg_catalog.jsonb_build_object('data', coalesce(
-                      (SELECT pg_catalog.jsonb_object_agg(k, x.evt) FROM pg_catalog.jsonb_object_keys(x.data) AS k),
-                      '{}'::jsonb)))::callhook._op ORDER BY x.d, x.n, x.m), '{}')
+               pg_catalog.jsonb_object(x.keys, pg_catalog.array_fill(x.evt, ARRAY[pg_catalog.cardinality(x.keys)]))
+               || pg_catalog.jsonb_build_object('data', pg_catalog.jsonb_object(
+                      x.dkeys, pg_catalog.array_fill(x.evt, ARRAY[pg_catalog.cardinality(x.dkeys)]))))::callhook._op
+               ORDER BY x.d, x.n, x.m), '{}')
       INTO v_ops
-      FROM (SELECT y.*, pg_catalog.to_char(pg_catalog.timezone('UTC', y.ev), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS evt
+      -- (field_times from key arrays with jsonb_object(), as _upsert_row() builds them: jsonb_object_agg()
+      -- over the keys cost about a third of this statement.)
+      FROM (SELECT y.*, pg_catalog.to_char(pg_catalog.timezone('UTC', y.ev), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS evt,
+                   ARRAY(SELECT pg_catalog.jsonb_object_keys(y.cols)) AS keys,
+                   ARRAY(SELECT pg_catalog.jsonb_object_keys(y.data)) AS dkeys
               FROM (SELECT u.i::integer AS d, e.n::integer AS n, z.m, u.source, u.vendor, u.event,
                            e.op->>'table' AS tbl, z.kind, z.ext,
                            coalesce((e.op->>'event_time')::timestamptz, v_received[u.i]) AS ev,
