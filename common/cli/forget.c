@@ -16,11 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <libpq-fe.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "core/convert.h"
 #include "core/db.h"
+#include "core/digest.h"
 #include "cli/forget.h"
 #include "ingest/spool.h"
 #include "vendors/vendor.h"
@@ -218,20 +217,14 @@ forget_match(const char *buf, size_t len, char *const *formats)
 	return false;
 }
 
-/* The hex HMAC-SHA256 of e164 under key into out (65 bytes); false on failure. */
-static bool
+/* The hex HMAC-SHA256 of e164 under key into out (65 bytes). */
+static void
 number_hmac(const char *key, const char *e164, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned char md[SHA256_LEN];
 
-	if (HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)e164, strlen(e164), md, &mdlen) ==
-		NULL ||
-	    mdlen != 32)
-		return false;
-	for (i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return true;
+	hmac_sha256(key, strlen(key), e164, strlen(e164), md);
+	digest_hex(md, SHA256_LEN, out);
 }
 
 /* Whether the file at path carries one of formats; -1 when it cannot be read. *size gets its size. */
@@ -540,10 +533,8 @@ prepare(const struct config *cfg, const char *number, char e164[17], struct run 
 		    cfg->path);
 		return false;
 	}
-	if (!run->dry_run && !number_hmac(cfg->erasure_key, e164, run->hmac)) {
-		fprintf(stderr, "callhook: forget: could not compute the HMAC\n");
-		return false;
-	}
+	if (!run->dry_run)
+		number_hmac(cfg->erasure_key, e164, run->hmac);
 	if ((run->formats = forget_formats(e164)) == NULL) {
 		fprintf(stderr, "callhook: out of memory\n");
 		return false;

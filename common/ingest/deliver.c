@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 
+#include "core/digest.h"
 #include "core/form.h"
 #include "core/json_strict.h"
 #include "core/log.h"
@@ -169,23 +169,17 @@ check_values(struct json_object *v, char *path, size_t pathlen, size_t used, cha
 static char *
 dedup_key(const struct raw_delivery *raw, const struct decoded *d, int kind)
 {
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char hex[2 * EVP_MAX_MD_SIZE + 1], *key;
-	unsigned int mdlen = 0, i;
+	unsigned char md[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1], *key;
 	const char *event = d->event ? d->event : raw->event ? raw->event : "-";
 
 	if (d->dedup_key != NULL)
 		return asprintf(&key, "id:%s", d->dedup_key) < 0 ? NULL : key;
 	if (kind == BODY_QUERY)
-		EVP_Digest(raw->query, strlen(raw->query), md, &mdlen, EVP_sha256(), NULL);
+		sha256(raw->query, strlen(raw->query), md);
 	else
-		EVP_Digest(raw->body ? raw->body : "", raw->body_len, md, &mdlen, EVP_sha256(), NULL);
-	for (i = 0; i < mdlen; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[2 * mdlen] = '\0';
+		sha256(raw->body ? raw->body : "", raw->body_len, md);
+	digest_hex(md, SHA256_LEN, hex);
 	return asprintf(&key, "%s:%s", event, hex) < 0 ? NULL : key;
 }
 

@@ -12,9 +12,9 @@
 #include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "core/clock.h"
+#include "core/digest.h"
 #include "ingest/batch.h"
 #include "core/form.h"
 #include "core/log.h"
@@ -207,14 +207,13 @@ request_route(struct request *req)
 static bool
 secret_equal(const char *got, size_t gotlen, const char *want)
 {
-	unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
-	unsigned int alen = 0, blen = 0;
+	unsigned char a[SHA256_LEN], b[SHA256_LEN];
 
 	if (got == NULL)
 		got = "", gotlen = 0;
-	EVP_Digest(got, gotlen, a, &alen, EVP_sha256(), NULL);
-	EVP_Digest(want, strlen(want), b, &blen, EVP_sha256(), NULL);
-	return alen == blen && CRYPTO_memcmp(a, b, alen) == 0;
+	sha256(got, gotlen, a);
+	sha256(want, strlen(want), b);
+	return CRYPTO_memcmp(a, b, SHA256_LEN) == 0;
 }
 
 /* The credential after "Scheme " in the Authorization header, or NULL. */
@@ -270,14 +269,11 @@ static bool
 check_signature(const struct request *req, const char *key)
 {
 	const char *sig = param(req, "HTTP_SIGNATURE");
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
-	unsigned int maclen = 0;
+	unsigned char mac[SHA1_LEN];
+	unsigned char b64[4 * ((SHA1_LEN + 2) / 3) + 1];
 
-	if (HMAC(EVP_sha1(), key, strlen(key), (const unsigned char *)(req->body ? req->body : ""),
-		req->body_len, mac, &maclen) == NULL)
-		return false;
-	EVP_EncodeBlock(b64, mac, maclen);
+	hmac_sha1(key, strlen(key), req->body ? req->body : "", req->body_len, mac);
+	EVP_EncodeBlock(b64, mac, SHA1_LEN);
 	return secret_equal(sig, sig ? strlen(sig) : 0, (const char *)b64);
 }
 

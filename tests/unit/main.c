@@ -8,6 +8,7 @@ int tap_count, tap_failed;
 void test_convert(void);
 void test_form(void);
 void test_json_strict(void);
+void test_digest(void);
 void test_conf(void);
 void test_request(void);
 void test_calltracker(void);
@@ -25,6 +26,7 @@ main(void)
 	test_convert();
 	test_form();
 	test_json_strict();
+	test_digest();
 	test_conf();
 	test_request();
 	test_calltracker();
