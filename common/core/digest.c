@@ -9,26 +9,15 @@
 
 #define BLOCK 64 /* the block size of SHA-1 and SHA-256 */
 
-/* One hash function as HMAC needs it: the size of its output and its one-shot form. */
+/* One hash function as HMAC needs it: the size of its output, and its hash of two pieces in a row. */
 struct hash {
 	size_t len;
-	void (*oneshot)(const void *, size_t, unsigned char *);
-	void (*two)(const unsigned char *, size_t, const void *, size_t, unsigned char *);
+	void (*two)(const void *, size_t, const void *, size_t, unsigned char *);
 };
 
+/* SHA-1 of a[0..an) followed by b[0..bn). (SHA-1 and SHA-256 have contexts of different types.) */
 static void
-sha1_oneshot(const void *p, size_t n, unsigned char *out)
-{
-	SHA_CTX c;
-
-	SHA1_Init(&c);
-	SHA1_Update(&c, p, n);
-	SHA1_Final(out, &c);
-}
-
-/* SHA-1 of a[0..an) followed by b[0..bn). */
-static void
-sha1_two(const unsigned char *a, size_t an, const void *b, size_t bn, unsigned char *out)
+sha1_two(const void *a, size_t an, const void *b, size_t bn, unsigned char *out)
 {
 	SHA_CTX c;
 
@@ -38,18 +27,8 @@ sha1_two(const unsigned char *a, size_t an, const void *b, size_t bn, unsigned c
 	SHA1_Final(out, &c);
 }
 
-void
-sha256(const void *p, size_t n, unsigned char out[SHA256_LEN])
-{
-	SHA256_CTX c;
-
-	SHA256_Init(&c);
-	SHA256_Update(&c, p, n);
-	SHA256_Final(out, &c);
-}
-
 static void
-sha256_two(const unsigned char *a, size_t an, const void *b, size_t bn, unsigned char *out)
+sha256_two(const void *a, size_t an, const void *b, size_t bn, unsigned char *out)
 {
 	SHA256_CTX c;
 
@@ -59,8 +38,14 @@ sha256_two(const unsigned char *a, size_t an, const void *b, size_t bn, unsigned
 	SHA256_Final(out, &c);
 }
 
-static const struct hash HASH_SHA1 = { SHA1_LEN, sha1_oneshot, sha1_two };
-static const struct hash HASH_SHA256 = { SHA256_LEN, sha256, sha256_two };
+static const struct hash HASH_SHA1 = { SHA1_LEN, sha1_two };
+static const struct hash HASH_SHA256 = { SHA256_LEN, sha256_two };
+
+void
+sha256(const void *p, size_t n, unsigned char out[SHA256_LEN])
+{
+	sha256_two(p, n, "", 0, out);
+}
 
 /* HMAC(key, msg) = H((K ^ opad) || H((K ^ ipad) || msg)), K the key (hashed when longer than a block). */
 static void
@@ -70,7 +55,7 @@ hmac(const struct hash *h, const void *key, size_t keylen, const void *msg, size
 	size_t i;
 
 	if (keylen > BLOCK)
-		h->oneshot(key, keylen, k);
+		h->two(key, keylen, "", 0, k);
 	else if (keylen > 0)
 		memcpy(k, key, keylen);
 	for (i = 0; i < BLOCK; i++)

@@ -51,8 +51,10 @@ test_digest(void)
 	memset(k20, 0x0b, sizeof(k20));
 	memset(k80, 0xaa, sizeof(k80));
 	memset(k131, 0xaa, sizeof(k131));
-	CHECK_STR(sha256_of(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "sha256: empty");
-	CHECK_STR(sha256_of("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256: abc");
+	CHECK_STR(sha256_of(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	    "sha256: empty");
+	CHECK_STR(sha256_of("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	    "sha256: abc");
 	CHECK_STR(hmac1(k20, sizeof(k20), "Hi There"), "b617318655057264e28bc0b6fb378c8ef146be00",
 	    "hmac-sha1: RFC 2202 case 1");
 	CHECK_STR(hmac1((const unsigned char *)"Jefe", 4, "what do ya want for nothing?"),
@@ -67,5 +69,6 @@ test_digest(void)
 	    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
 	    "hmac-sha256: RFC 4231 case 6, a key longer than a block");
 	CHECK_STR(hmac256((const unsigned char *)"", 0, ""),
-	    "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad", "hmac-sha256: empty key and message");
+	    "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad",
+	    "hmac-sha256: empty key and message");
 }
