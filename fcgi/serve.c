@@ -39,6 +39,7 @@
 #define DRAIN_BUDGET_MS 500               /* the longest the parent drains before it looks at its workers */
 #define BATCH_MAX_COUNT 32                /* deliveries in one transaction */
 #define BATCH_MAX_BYTES (4 * 1024 * 1024) /* of their bodies and rows (the first always goes) */
+#define KEPT_CHECK_MS 20                  /* see release_kept() */
 
 static volatile sig_atomic_t got_term, got_hup;
 static struct metrics *metrics; /* shared by all workers */
@@ -63,7 +64,8 @@ struct worker {
 	int wake_fd; /* readable once SIGTERM arrived */
 	const struct config *cfg;
 	struct batch *batch;
-	bool drains; /* -w 0: this process replays the spool too */
+	bool drains;      /* -w 0: this process replays the spool too */
+	int free_threads; /* request threads waiting on the listening socket (atomic) */
 };
 
 static int64_t
@@ -251,17 +253,36 @@ drain_here(struct store *st, void *arg)
 }
 
 /*
+ * A thread that waits on a connection the web server keeps open (fastcgi_keep_conn) gives it up when a new
+ * connection waits and no thread waits on the listening socket: otherwise the web server's idle pools could
+ * hold every thread, and the new connection would wait for their timeout. The web server drops the closed
+ * connection from its pool (a request it had just sent on it is sent again: see the nginx snippet).
+ */
+static bool
+release_kept(struct worker *w, FCGX_Request *fr)
+{
+	struct pollfd l = { .fd = w->listen_fd, .events = POLLIN };
+
+	if (__atomic_load_n(&w->free_threads, __ATOMIC_RELAXED) > 0 || poll(&l, 1, 0) != 1)
+		return false;
+	close(fr->ipcFd); /* its streams went at FCGX_Finish_r() */
+	fr->ipcFd = -1;
+	return true;
+}
+
+/*
  * One request thread: accepts and answers requests until SIGTERM, which is deliverable only while it waits,
  * so a request in flight is finished first; the thread that takes the signal wakes the others through
  * w->wake_fd. With w->drains, it also replays the spool (under the spool's lock) at start-up and at most once
- * a second between requests: there is no parent to do it.
+ * a second between requests: there is no parent to do it. On a kept connection it looks every KEPT_CHECK_MS
+ * whether to give it up (release_kept()).
  */
 static void *
 request_thread(void *arg)
 {
 	struct worker *w = arg;
 	struct pollfd pfd[2] = { { .events = POLLIN }, { .fd = w->wake_fd, .events = POLLIN } };
-	struct timespec tick = { .tv_sec = 1 };
+	struct timespec tick = { .tv_sec = 1 }, kept_tick = { .tv_nsec = KEPT_CHECK_MS * 1000000L };
 	FCGX_Request fr;
 	sigset_t open_mask;
 	time_t drained = 0;
@@ -279,8 +300,18 @@ request_thread(void *arg)
 		 * Wait, with SIGTERM deliverable, for the next request: on the listening socket, or on
 		 * the connection nginx kept open (fastcgi_keep_conn).
 		 */
-		pfd[0].fd = fr.ipcFd >= 0 ? fr.ipcFd : w->listen_fd;
-		if (ppoll(pfd, 2, w->drains ? &tick : NULL, &open_mask) <= 0 || got_term)
+		if (fr.ipcFd >= 0) {
+			pfd[0].fd = fr.ipcFd;
+			rc = ppoll(pfd, 2, &kept_tick, &open_mask);
+			if (rc == 0)
+				(void)release_kept(w, &fr);
+		} else {
+			pfd[0].fd = w->listen_fd;
+			__atomic_add_fetch(&w->free_threads, 1, __ATOMIC_RELAXED);
+			rc = ppoll(pfd, 2, w->drains ? &tick : NULL, &open_mask);
+			__atomic_sub_fetch(&w->free_threads, 1, __ATOMIC_RELAXED);
+		}
+		if (rc <= 0 || got_term)
 			continue;
 		pthread_mutex_lock(&accept_lock);
 		rc = FCGX_Accept_r(&fr);
