@@ -197,9 +197,15 @@ baseline_stop() {
 	stop_pid "$pid" TERM
 }
 
+# bench_callhook_start WORKERS: callhook_start with the environment the shipped systemd unit gives callhook.
+UNIT_TUNABLES=$(sed -n 's/^Environment=GLIBC_TUNABLES=//p' "$REPO/deploy/systemd/callhook.service")
+bench_callhook_start() {
+	GLIBC_TUNABLES=$UNIT_TUNABLES callhook_start "$@"
+}
+
 callhook_restart() {
 	callhook_stop >/dev/null 2>&1 || true
-	callhook_start "$BENCH_WORKERS" || { say "bench: callhook did not restart"; return 1; }
+	bench_callhook_start "$BENCH_WORKERS" || { say "bench: callhook did not restart"; return 1; }
 }
 
 # --- measuring ------------------------------------------------------------------------------------------
@@ -665,7 +671,7 @@ start_everything() {
 	callhook_migrate || { say "bench: migrate failed"; exit 1; }
 	_psql callhook -f "$BENCH/schema.sql" >/dev/null || exit 1
 	baseline_build || exit 1
-	callhook_start "$BENCH_WORKERS" || { say "bench: callhook did not start"; exit 1; }
+	bench_callhook_start "$BENCH_WORKERS" || { say "bench: callhook did not start"; exit 1; }
 	baseline_start || exit 1
 	bench_nginx_conf || exit 1
 	nginx_start || { say "bench: nginx did not start"; exit 1; }
@@ -957,7 +963,7 @@ profile() {
 
 	# 2. PostgreSQL: statement and function times for a normal run.
 	BENCH_WORKERS=$BENCH_WORKERS_SAVED
-	callhook_start "$BENCH_WORKERS" || exit 1
+	bench_callhook_start "$BENCH_WORKERS" || exit 1
 	reset_tables
 	_psql callhook -c "SELECT pg_stat_statements_reset()" -c "SELECT pg_stat_reset()" >/dev/null
 	wrk_run pgprof "$NGINX_PORT" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" || exit 1
