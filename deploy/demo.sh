@@ -102,7 +102,7 @@ callhook_migrate
 callhook_run -c "$T/callhook.conf" check
 
 say "Starting callhook (2 workers) and nginx on 127.0.0.1:${CALLHOOK_DEMO_PORT:-8080}"
-callhook_start 2
+GLIBC_TUNABLES=$(shipped_tunables) callhook_start 2 # as callhook.service runs it
 echo "$CALLHOOK_PID" >"$T/callhook.pid"
 NGINX_PORT=${CALLHOOK_DEMO_PORT:-8080}
 if ! nginx_start; then

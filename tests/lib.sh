@@ -332,6 +332,12 @@ sql_strict() {
 
 # --- callhook -----------------------------------------------------------------------------------------
 
+# shipped_tunables: the GLIBC_TUNABLES that deploy/systemd/callhook.service gives callhook (for the bench and the
+# demo, which run it as shipped: GLIBC_TUNABLES=$(shipped_tunables) callhook_start N).
+shipped_tunables() {
+	sed -n 's/^Environment=GLIBC_TUNABLES=//p' "$REPO/deploy/systemd/callhook.service"
+}
+
 # prepare_callhook: check that the binary is built and set $CH (a copy nobody can execute when root).
 prepare_callhook() {
 	[ -x "$CALLHOOK" ] || bail_out "callhook is built ($CALLHOOK missing: run make)"

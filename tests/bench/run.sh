@@ -198,9 +198,8 @@ baseline_stop() {
 }
 
 # bench_callhook_start WORKERS: callhook_start with the environment the shipped systemd unit gives callhook.
-UNIT_TUNABLES=$(sed -n 's/^Environment=GLIBC_TUNABLES=//p' "$REPO/deploy/systemd/callhook.service")
 bench_callhook_start() {
-	GLIBC_TUNABLES=$UNIT_TUNABLES callhook_start "$@"
+	GLIBC_TUNABLES=$(shipped_tunables) callhook_start "$@"
 }
 
 callhook_restart() {
