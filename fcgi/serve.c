@@ -258,16 +258,15 @@ drain_here(struct store *st, void *arg)
  * hold every thread, and the new connection would wait for their timeout. The web server drops the closed
  * connection from its pool (a request it had just sent on it is sent again: see the nginx snippet).
  */
-static bool
+static void
 release_kept(struct worker *w, FCGX_Request *fr)
 {
 	struct pollfd l = { .fd = w->listen_fd, .events = POLLIN };
 
 	if (__atomic_load_n(&w->free_threads, __ATOMIC_RELAXED) > 0 || poll(&l, 1, 0) != 1)
-		return false;
+		return;
 	close(fr->ipcFd); /* its streams went at FCGX_Finish_r() */
 	fr->ipcFd = -1;
-	return true;
 }
 
 /*
@@ -304,7 +303,7 @@ request_thread(void *arg)
 			pfd[0].fd = fr.ipcFd;
 			rc = ppoll(pfd, 2, &kept_tick, &open_mask);
 			if (rc == 0)
-				(void)release_kept(w, &fr);
+				release_kept(w, &fr);
 		} else {
 			pfd[0].fd = w->listen_fd;
 			__atomic_add_fetch(&w->free_threads, 1, __ATOMIC_RELAXED);

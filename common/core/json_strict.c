@@ -116,16 +116,12 @@ void
 json_field_error(char *error, size_t errlen, const char *path, const char *what, const char *why)
 {
 	size_t room, fixed = strlen("field \"\": ") + strlen(what) + strlen(why) + 1;
-	int cut;
 
-	if (path[0] == '\0') {
-		snprintf(error, errlen, "body: %s%s", what, why);
-		return;
-	}
 	room = errlen > fixed + 3 ? errlen - fixed : 3;
-	cut = strlen(path) > room ? (int)(room - 3) : -1;
-	if (cut >= 0)
-		snprintf(error, errlen, "field \"%.*s...\": %s%s", cut, path, what, why);
+	if (path[0] == '\0')
+		snprintf(error, errlen, "body: %s%s", what, why);
+	else if (strlen(path) > room)
+		snprintf(error, errlen, "field \"%.*s...\": %s%s", (int)(room - 3), path, what, why);
 	else
 		snprintf(error, errlen, "field \"%s\": %s%s", path, what, why);
 }

@@ -136,6 +136,8 @@ for lit in NaN Infinity -Infinity; do
 	f=$(mk "lit$lit.json" "$(call_body "10$((${#lit} + 60))" "\"extra\":$lit")")
 	bad; send "$f"; rejected "$lit in an unmapped field" 'field \"data.extra\": not a finite number' "$f"
 done
+f=$(mk bare.json '1e400')
+bad; send "$f"; rejected "a bare out-of-range number as the whole body" 'body: not a finite number' "$f"
 f=$(mk tcomma.json '{"type":"call.received","data":{"id":1007},}')
 bad; send "$f"; rejected "trailing comma" 'body: invalid JSON at byte 43: unexpected character' "$f"
 # json-c accepts raw control characters inside strings (RFC 8259 wants them escaped): kept as sent
