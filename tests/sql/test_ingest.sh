@@ -169,7 +169,7 @@ SELECT public.call('S4', '2024-05-01T10:01:00Z', 'missed') \g /dev/null
 SELECT public.call('S5', '2024-05-01T10:01:00Z', 'missed') \g /dev/null
 SELECT public.call('S5', '2024-05-01T10:07:00Z', 'voicemail') \g /dev/null
 SELECT status_of('S4') || '|' || status_of('S5') || '|' ||
-       (SELECT field_times->>'status' FROM callhook.calls WHERE external_id = 'S5');
+       (SELECT callhook.field_times_of(to_jsonb(c))->>'status' FROM callhook.calls c WHERE external_id = 'S5');
 SQL
 check_fails "an unknown status is rejected" "unknown call status" <<'SQL'
 SELECT public.call('S6', '2024-05-01T10:00:00Z', 'answered');
@@ -197,12 +197,28 @@ check "field_times records each column's event time; data merges newest-first" \
 	'{"data": {}, "tags": "2024-05-01T10:00:00.000000Z", "value": "2024-05-01T10:00:00.000000Z", "answered": "2024-05-01T10:00:00.000000Z", "caller_name": "2024-05-01T10:00:00.000000Z"}|{"a": 2, "b": 2, "c": 1}' <<'SQL'
 SELECT public.ing(jsonb_build_array(public.op('calls', 'M3', '2024-05-01T11:00:00Z', '{}', '{"a": 2, "b": 2}'))) \g /dev/null
 SELECT public.ing(jsonb_build_array(public.op('calls', 'M3', '2024-05-01T10:00:00Z', '{}', '{"a": 1, "c": 1}'))) \g /dev/null
-SELECT field_times FROM callhook.calls WHERE external_id = 'M2';
+SELECT callhook.field_times_of(to_jsonb(c)) FROM callhook.calls c WHERE external_id = 'M2';
 SELECT data FROM callhook.calls WHERE external_id = 'M3';
 SQL
 check "each key of data keeps the time of the event that set it" \
 	'{"a": "2024-05-01T11:00:00.000000Z", "b": "2024-05-01T11:00:00.000000Z", "c": "2024-05-01T10:00:00.000000Z"}' <<'SQL'
-SELECT field_times->'data' FROM callhook.calls WHERE external_id = 'M3';
+SELECT callhook.field_times_of(to_jsonb(c))->'data' FROM callhook.calls c WHERE external_id = 'M3';
+SQL
+check "field_times keeps the first event's time once, and the times of the values merges changed" \
+	'{"*": "2024-05-01T10:00:00.000000Z"}|{"*": "2024-05-01T11:00:00.000000Z", "data": {"c": "2024-05-01T10:00:00.000000Z"}}' <<'SQL'
+SELECT field_times FROM callhook.calls WHERE external_id = 'M2';
+SELECT field_times FROM callhook.calls WHERE external_id = 'M3';
+SQL
+# A row written before schema version 10 keeps a time per value and no "*": merges read those times as before.
+check "a row with a time per value (before version 10) merges by those times" \
+	'older note|newer|{"n": 0, "o": 2}|{"data": {"n": "2024-05-01T12:00:00.000000Z", "o": "2024-05-01T10:00:00.000000Z"}, "note": "2024-05-01T12:00:00.000000Z", "status": "2024-05-01T09:00:00.000000Z", "caller_name": "2024-05-01T10:00:00.000000Z"}' <<'SQL'
+INSERT INTO callhook.calls (source, vendor, external_id, data, status, note, caller_name, last_event_at, field_times)
+VALUES ('acme', 'callrail', 'V9', '{"n": 0}', 'ringing', 'older note', 'older', '2024-05-01T12:00:00Z',
+        '{"status": "2024-05-01T09:00:00.000000Z", "note": "2024-05-01T12:00:00.000000Z",
+          "caller_name": "2024-05-01T08:00:00.000000Z", "data": {"n": "2024-05-01T12:00:00.000000Z"}}');
+SELECT public.ing(jsonb_build_array(public.op('calls', 'V9', '2024-05-01T10:00:00Z',
+       '{"note": "newer note", "caller_name": "newer"}', '{"n": 1, "o": 2}'))) \g /dev/null
+SELECT note, caller_name, data, callhook.field_times_of(to_jsonb(c)) FROM callhook.calls c WHERE external_id = 'V9';
 SQL
 check "an event without event_time is timed at the delivery's received_at" "t" <<'SQL'
 SELECT public.ing('[{"table": "trackers", "external_id": "TR1", "cols": {"name": "Main line", "numbers": ["+15550001111"], "active": true}}]') \g /dev/null
@@ -246,15 +262,18 @@ script=$(
 )
 out=$(q <<<"$script")
 report "24 orders of 4 events ingest without error" "$(grep -c . <<<"$out")|$(grep -c '^SELECT public.ing' <<<"$script")" "0|96"
-check "all 24 orders end in exactly the same row" "24|1" <<'SQL'
-SELECT count(*) || '|' || count(DISTINCT to_jsonb(c) - 'id' - 'external_id' - 'first_seen_at')
+# field_times is compared by the times it gives: which event's time is stored once as "*" depends on the order.
+check "all 24 orders end in exactly the same row, with the same time for every value" "24|1" <<'SQL'
+SELECT count(*) || '|' || count(DISTINCT to_jsonb(c) - 'id' - 'external_id' - 'first_seen_at' - 'field_times'
+                                         || jsonb_build_object('field_times', callhook.field_times_of(to_jsonb(c))))
   FROM callhook.calls c WHERE external_id LIKE 'perm-%';
 SQL
 check "that row is the merge of the four events" \
 	"completed|t|219|https://rec.example/1.mp3|call back tomorrow|lead,vip|150.00|Jane Doe|inbound|2024-05-01 10:00:00+00|2024-05-01 10:30:00+00|Jane Doe|t|2024-05-01T10:03:44.000000Z" <<'SQL'
 SELECT status, answered, duration_s, recording_url, note, array_to_string(tags, ','), value, caller_name,
-       direction, started_at, last_event_at, data->>'customer_name', data ? 'recording', field_times->>'status'
-  FROM callhook.calls WHERE external_id = 'perm-4321';
+       direction, started_at, last_event_at, data->>'customer_name', data ? 'recording',
+       callhook.field_times_of(to_jsonb(c))->>'status'
+  FROM callhook.calls c WHERE external_id = 'perm-4321';
 SQL
 
 # --- transcript segments ------------------------------------------------------------------------
