@@ -104,6 +104,97 @@ is "$(sql "select count(*) from callhook.transcript_segments where source like '
 is "$(sql "select count(*) from callhook.transcript_segments where source like 'm%' and not final")" 0 \
 	"transcript_segments: no live turn is left beside a final transcript, in any order"
 
+# callhook.replay_many() (sql/011_replay_many.sql) against callhook.replay_delivery(): the rows of the first
+# 120 orders are deleted, then rebuilt from their deliveries, each batch's with one replay_many(), each
+# sequence's with replay_delivery() one delivery after the other, in the order of their ids.
+python3 - "$T/replay.sql" <<'EOF'
+import json, sys
+t = '2026-01-01T10:%02d:00Z'
+rows = {
+    'evA': [{'table': 'calls', 'external_id': 'C1', 'event_time': t % 0,
+             'cols': {'status': 'ringing', 'caller_number': '+15555550100'}, 'data': {'a': 1}}],
+    'evB': [{'table': 'calls', 'external_id': 'C1', 'event_time': t % 5,
+             'cols': {'status': 'completed', 'duration_s': 300}, 'data': {'b': 2}},
+            {'table': 'call_events', 'cols': {'event': 'ended'}}],
+    'evC': [{'table': 'calls', 'external_id': 'C1', 'event_time': t % 1,
+             'cols': {'status': 'in_progress', 'caller_number': '+15555550199'}, 'data': {'a': 3}},
+            {'table': 'messages', 'external_id': 'M1', 'event_time': t % 1, 'cols': {'body': 'hi'}}],
+    'evD': [{'table': 'transcript_segments', 'op': 'replace_segments', 'call_external_id': 'C1',
+             'event_time': t % 6, 'segments': [{'seq': 1, 'speaker': 'agent', 'text': 'hello'},
+                                               {'seq': 2, 'speaker': 'caller', 'text': 'hi'}]}],
+    'evF': [{'table': 'transcript_segments', 'external_id': 'x', 'event_time': t % 2,
+             'cols': {'call_external_id': 'C1', 'seq': 99, 'speaker': 'agent', 'text': 'hel'}}],
+}
+out = open(sys.argv[1], 'w')
+out.write('CREATE TABLE public.ev_rows (event text PRIMARY KEY, rows jsonb);\n')
+for e, r in rows.items():
+    out.write("INSERT INTO public.ev_rows VALUES ('%s', '%s');\n" % (e, json.dumps(r).replace("'", "''")))
+EOF
+cat >>"$T/replay.sql" <<'EOF'
+CREATE TABLE public.replayed (src text, pos int, event text, outcome text, prior text, notices int);
+CREATE TABLE public.replay_set AS SELECT 'm' || k AS m, 's' || k AS s FROM generate_series(0, 119) AS k;
+CREATE TABLE public.replay_sources AS SELECT m AS source FROM public.replay_set UNION ALL SELECT s FROM public.replay_set;
+DELETE FROM callhook.call_events WHERE source IN (SELECT source FROM public.replay_sources);
+DELETE FROM callhook.transcript_segments WHERE source IN (SELECT source FROM public.replay_sources);
+DELETE FROM callhook.messages WHERE source IN (SELECT source FROM public.replay_sources);
+DELETE FROM callhook.calls WHERE source IN (SELECT source FROM public.replay_sources);
+DO $replay$
+DECLARE
+    b record;
+    dv record;
+    n integer;
+BEGIN
+    FOR b IN SELECT * FROM public.replay_set LOOP
+        INSERT INTO public.replayed
+        SELECT b.m, r.ord, (SELECT d.event FROM callhook.deliveries d WHERE d.id = r.delivery_id), r.outcome,
+               r.prior_outcome, cardinality(r.notices)
+          FROM (SELECT array_agg(d.id ORDER BY d.id) AS ids, array_agg(e.rows ORDER BY d.id) AS rows
+                  FROM callhook.deliveries d JOIN public.ev_rows e ON e.event = d.event WHERE d.source = b.m) AS a,
+               callhook.replay_many(a.ids, array_fill('stored'::text, ARRAY[cardinality(a.ids)]),
+                                    array_fill(NULL::text, ARRAY[cardinality(a.ids)]), a.rows) AS r;
+        n := 0;
+        FOR dv IN SELECT d.id, d.event, e.rows FROM callhook.deliveries d JOIN public.ev_rows e ON e.event = d.event
+                  WHERE d.source = b.s ORDER BY d.id LOOP
+            n := n + 1;
+            INSERT INTO public.replayed
+            SELECT b.s, n, dv.event, r.outcome, r.prior_outcome, cardinality(r.notices)
+              FROM callhook.replay_delivery(dv.id, 'stored', NULL, dv.rows) AS r;
+        END LOOP;
+    END LOOP;
+END
+$replay$;
+EOF
+PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -h "$T/pg" -U postgres -d callhook \
+	-f "$T/replay.sql" >"$T/replay.log" 2>&1
+is "$?" 0 "the deliveries of 120 orders were replayed through replay_many() and replay_delivery() without an error"
+[ -s "$T/replay.log" ] && diag "$(head -n 5 "$T/replay.log")"
+is "$(sql "select count(*) || ' ' || count(distinct src) from public.replayed")" "1200 240" \
+	"120 batches and 120 sequences of five deliveries replayed"
+is "$(sql "select count(*) from public.replayed m join public.replayed s on s.src = 's' || substr(m.src, 2) and s.pos = m.pos
+	where m.src like 'm%' and (m.event, m.outcome, m.prior) is not distinct from (s.event, s.outcome, s.prior)")" 600 \
+	"every replayed delivery's outcome and prior outcome are the ones replay_delivery() gives"
+is "$(sql "select count(*) || ' ' || coalesce(string_agg(distinct m.event || ':' || s.notices || '>' || m.notices, ','), '')
+	from public.replayed m join public.replayed s on s.src = 's' || substr(m.src, 2) and s.pos = m.pos
+	where m.src like 'm%' and m.notices <> s.notices")" "60 evF:1>0" \
+	"notices: the same, but for the live turn replayed before the final transcript (60 orders), as in a batch"
+for table in calls messages transcript_segments "call_events:- 'external_id' - 'delivery_id'"; do
+	name=${table%%:*}
+	extra=
+	[ "$name" != "$table" ] && extra=${table#*:}
+	is "$(sql "with v as ($(rows_of "$name" "$extra"))
+		select count(*) from v m join v s on s.source = 's' || substr(m.source, 2)
+		where m.source in (select m from public.replay_set) and m.v = s.v")" 120 \
+		"$name: every batch's replay rebuilds the rows its sequence's replay rebuilds"
+done
+is "$(sql "select count(*) from callhook.deliveries where source in (select m from public.replay_set) and replayed_at is null")" 0 \
+	"replay_many() records replayed_at"
+is "$(sql "select count(*) from callhook.replay_many(array[1, 987654321], array['stored', 'stored'], array[null, null]::text[],
+	array[null, null]::jsonb[])" | head -n 1)" 'ERROR:  callhook.replay_many: no delivery 987654321' \
+	"replay_many() of an id that is no delivery raises, naming it"
+is "$(sql "select count(*) from callhook.replay_many(array[1, 2], array['stored'], array[null]::text[], array[null]::jsonb[])" | head -n 1)" \
+	'ERROR:  callhook.replay_many: every argument needs one element per delivery (2 ids)' \
+	"replay_many() refuses arrays of different lengths"
+
 # Rows that are not plain take the row-at-a-time path and raise its errors, naming the row and column.
 one() { # ROWS_JSON KEY: ingest_many() of one Call Tracker delivery with these rows under source "one"
 	echo "select outcome from callhook.ingest_many(array['one'], array['calltracker'], array['e'], array['POST'],
