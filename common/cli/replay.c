@@ -1,7 +1,10 @@
 /*
  * callhook replay: decodes stored deliveries again with this build's decoders
- * and re-applies their rows through callhook.replay_delivery(). Merges are
- * idempotent, so replaying twice changes nothing.
+ * and re-applies their rows, a page at a time, through callhook.replay_many()
+ * (the path a webhook's batch takes). When PostgreSQL refuses a page, each of
+ * its deliveries goes through callhook.replay_delivery() on its own, and one it
+ * still refuses is recorded as error. Merges are idempotent, so replaying twice
+ * changes nothing.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -11,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "core/db.h"
+#include "core/pgarray.h"
 #include "cli/replay.h"
 #include "ingest/deliver.h"
 
@@ -27,6 +31,10 @@
 
 #define REPLAY_SQL \
 	"SELECT outcome, prior_outcome, notices FROM callhook.replay_delivery($1, $2, $3, $4::jsonb)"
+
+#define REPLAY_MANY_SQL \
+	"SELECT prior_outcome, notices FROM callhook.replay_many($1::bigint[], $2::text[], $3::text[], $4::jsonb[]) " \
+	"ORDER BY ord"
 
 struct filters {
 	const char *v[8]; /* $2..$8 of SELECT_SQL, NULL when not given */
@@ -152,47 +160,173 @@ count(struct tally *t, const char *outcome, const char *prior)
 		t->changed++;
 }
 
-/* Decodes one delivery again and re-applies it. */
-static bool
-replay_one(PGconn *conn, const struct config *cfg, const struct filters *f, const char *id,
-    const struct raw_delivery *raw, struct tally *t)
+/* Counts and (with -v) says what became of delivery `id`; prior is NULL on a dry run. */
+static void
+report(const struct filters *f, struct tally *t, const char *id, const char *outcome, const char *prior)
+{
+	if (f->verbose && prior != NULL && strcmp(prior, outcome))
+		printf("delivery %s: %s (was %s)\n", id, outcome, prior);
+	else if (f->verbose)
+		printf("delivery %s: %s\n", id, outcome);
+	count(t, outcome, prior != NULL ? prior : outcome);
+}
+
+/* One delivery of a page, decoded again. */
+struct item {
+	char id[24];
+	const char *outcome; /* stored, ignored or rejected (static) */
+	char *error;         /* what the decoder refused, for a rejected one (owned), else NULL */
+	char *rows;          /* its row operations as JSON text (owned), or NULL */
+};
+
+static void
+item_clear(struct item *it)
+{
+	free(it->error);
+	free(it->rows);
+	memset(it, 0, sizeof(*it));
+}
+
+/* Decodes delivery `id` again into it: 1, 0 when it is skipped (said and counted), -1 out of memory. */
+static int
+decode_item(const struct config *cfg, const char *id, const struct raw_delivery *raw, struct item *it,
+    struct tally *t)
 {
 	struct decoded d = { 0 };
 	const struct source *src;
-	const char *outcome, *rows = NULL;
-	char prior[16] = "", state[6] = "", msg[64];
 	enum ch_err err;
-	int kind;
+	int kind, rc = 1;
 
 	err = decode_delivery(cfg, raw, &d, &src, &kind);
 	if (err != CH_OK && err != CH_ERR_BAD_BODY) {
 		fprintf(stderr, "delivery %s: skipped: %s\n", id, d.error);
 		t->skipped++;
 		decoded_clear(&d);
-		return true;
+		return 0;
 	}
-	outcome = err == CH_ERR_BAD_BODY ? "rejected" : outcome_name(d.outcome);
-	if (err == CH_OK && d.rows != NULL)
-		rows = json_object_to_json_string_ext(d.rows, JSON_OUT);
-	if (!f->dry_run && !apply(conn, id, outcome, err == CH_OK ? NULL : d.error, rows, prior, state)) {
+	snprintf(it->id, sizeof(it->id), "%s", id);
+	it->outcome = err == CH_ERR_BAD_BODY ? "rejected" : outcome_name(d.outcome);
+	if (err != CH_OK && (it->error = strdup(d.error)) == NULL)
+		rc = -1;
+	if (err == CH_OK && d.rows != NULL &&
+	    (it->rows = strdup(json_object_to_json_string_ext(d.rows, JSON_OUT))) == NULL)
+		rc = -1;
+	decoded_clear(&d);
+	return rc;
+}
+
+/*
+ * Replays `it` on its own through replay_delivery(); rows PostgreSQL still
+ * refuses leave it recorded as error. False when the connection is lost.
+ */
+static bool
+replay_alone(PGconn *conn, const struct filters *f, const struct item *it, struct tally *t)
+{
+	const char *outcome = it->outcome;
+	char prior[16] = "", state[6] = "", msg[64];
+
+	if (!apply(conn, it->id, outcome, it->error, it->rows, prior, state)) {
 		if (!strncmp(state, "08", 2)) {
 			fprintf(stderr, "callhook: lost the database connection\n");
-			decoded_clear(&d);
 			return false;
 		}
 		snprintf(msg, sizeof(msg), "could not store rows: SQLSTATE %s", state);
 		outcome = "error";
-		if (!apply(conn, id, outcome, msg, NULL, prior, state)) {
-			decoded_clear(&d);
+		if (!apply(conn, it->id, outcome, msg, NULL, prior, state))
 			return false;
+	}
+	report(f, t, it->id, outcome, prior);
+	return true;
+}
+
+/* Counts the result r of replay_many() for items[0..n-1] and sends its notifications. */
+static void
+replayed_together(PGconn *conn, const struct filters *f, const struct item *items, size_t n, struct tally *t,
+    const PGresult *r)
+{
+	struct pg_array notices = { 0 };
+	const char *v;
+	size_t i, len;
+
+	for (i = 0; i < n; i++) {
+		report(f, t, items[i].id, items[i].outcome, PQgetvalue(r, (int)i, 0));
+		v = PQgetvalue(r, (int)i, 1);
+		if ((len = strlen(v)) > 2) { /* a text[] literal other than {}: its elements join the others */
+			pg_array_put(&notices, notices.len == 0 ? "{" : ",", 1);
+			pg_array_put(&notices, v + 1, len - 2);
 		}
 	}
-	if (f->verbose && *prior && strcmp(prior, outcome))
-		printf("delivery %s: %s (was %s)\n", id, outcome, prior);
-	else if (f->verbose)
-		printf("delivery %s: %s\n", id, outcome);
-	count(t, outcome, f->dry_run ? outcome : prior);
-	decoded_clear(&d);
+	if (notices.len > 0 && !notices.failed) {
+		pg_array_put(&notices, "}", 1);
+		store_notify(conn, notices.p);
+	}
+	pg_array_free(&notices);
+}
+
+/*
+ * Replays items[0..n-1] with one replay_many(): 1 when they are stored, 0 when
+ * PostgreSQL refused the page (nothing of it is), -1 when the connection is
+ * lost or memory ran out.
+ */
+static int
+replay_together(PGconn *conn, const struct filters *f, const struct item *items, size_t n, struct tally *t)
+{
+	struct pg_array a[4] = { { 0 } };
+	const char *v[4];
+	int len[4], fmt[4] = { 0, 0, 0, 1 }, rc = -1, k;
+	PGresult *r;
+	size_t i;
+
+	pg_array_begin(&a[3], PG_OID_JSONB, n);
+	for (i = 0; i < n; i++) {
+		pg_array_quoted(&a[0], items[i].id);
+		pg_array_quoted(&a[1], items[i].outcome);
+		pg_array_quoted(&a[2], items[i].error);
+		pg_array_bin(&a[3], PG_OID_JSONB, items[i].rows,
+		    items[i].rows != NULL ? strlen(items[i].rows) : 0);
+	}
+	for (k = 0; k < 3; k++)
+		pg_array_close(&a[k]);
+	if (a[0].failed || a[1].failed || a[2].failed || a[3].failed) {
+		fprintf(stderr, "callhook: out of memory\n");
+		goto out;
+	}
+	for (k = 0; k < 4; k++) {
+		v[k] = a[k].p;
+		len[k] = (int)a[k].len;
+	}
+	r = PQexecParams(conn, REPLAY_MANY_SQL, 4, NULL, v, len, fmt, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == (int)n) {
+		replayed_together(conn, f, items, n, t, r);
+		rc = 1;
+	} else if (db_classify(conn, r) == DB_DOWN)
+		fprintf(stderr, "callhook: lost the database connection\n");
+	else
+		rc = 0;
+	PQclear(r);
+out:
+	for (k = 0; k < 4; k++)
+		pg_array_free(&a[k]);
+	return rc;
+}
+
+/* Replays the decoded items[0..n-1] of a page; false when replay has to stop. */
+static bool
+replay_items(PGconn *conn, const struct filters *f, const struct item *items, size_t n, struct tally *t)
+{
+	size_t i;
+	int rc;
+
+	if (f->dry_run) {
+		for (i = 0; i < n; i++)
+			report(f, t, items[i].id, items[i].outcome, NULL);
+		return true;
+	}
+	if ((rc = replay_together(conn, f, items, n, t)) != 0)
+		return rc > 0;
+	for (i = 0; i < n; i++)
+		if (!replay_alone(conn, f, &items[i], t))
+			return false;
 	return true;
 }
 
@@ -203,8 +337,10 @@ replay_batch(PGconn *conn, const struct config *cfg, const struct filters *f, ch
 	const char *v[8] = { last, f->v[1], f->v[2], f->v[3], f->v[4], f->v[5], f->v[6], f->v[7] };
 	PGresult *r = PQexecParams(conn, SELECT_SQL, 8, NULL, v, NULL, NULL, 0);
 	struct raw_delivery raw;
+	struct item *items = NULL;
+	size_t m = 0, k;
 	bool ok = true;
-	int i;
+	int i, rc;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "callhook: reading deliveries failed: %s", PQerrorMessage(conn));
@@ -212,6 +348,11 @@ replay_batch(PGconn *conn, const struct config *cfg, const struct filters *f, ch
 		return false;
 	}
 	*n = PQntuples(r);
+	if (*n > 0 && (items = calloc((size_t)*n, sizeof(*items))) == NULL) {
+		fprintf(stderr, "callhook: out of memory\n");
+		PQclear(r);
+		return false;
+	}
 	for (i = 0; i < *n && ok; i++) {
 		memset(&raw, 0, sizeof(raw));
 		t->seen++;
@@ -223,10 +364,22 @@ replay_batch(PGconn *conn, const struct config *cfg, const struct filters *f, ch
 			t->skipped++;
 			continue;
 		}
-		ok = raw_from_row(r, i, &raw) && replay_one(conn, cfg, f, PQgetvalue(r, i, 0), &raw, t);
+		rc = raw_from_row(r, i, &raw) ? decode_item(cfg, PQgetvalue(r, i, 0), &raw, &items[m], t) : -1;
 		raw_delivery_clear(&raw);
+		if (rc < 0) {
+			fprintf(stderr, "callhook: out of memory\n");
+			ok = false;
+		} else
+			m += (size_t)rc;
 	}
 	PQclear(r);
+	if (ok && m > 0)
+		ok = replay_items(conn, f, items, m, t);
+	for (k = 0; k < m; k++)
+		item_clear(&items[k]);
+	if (items != NULL && m < (size_t)*n)
+		item_clear(&items[m]); /* a half-decoded one */
+	free(items);
 	return ok;
 }
 

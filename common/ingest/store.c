@@ -11,6 +11,7 @@
 #include "core/conf.h"
 #include "core/db.h"
 #include "core/log.h"
+#include "core/pgarray.h"
 #include "ingest/store.h"
 
 #define MAX_ATTEMPTS 5 /* of one delivery, within its budget */
@@ -279,110 +280,11 @@ read_result(const PGresult *r, int row, struct ingest_result *res)
 }
 
 /*
- * An array argument being written. The timestamps go as a text literal
- * ({"…","…"}); the others in PostgreSQL's binary array format (array_recv():
- * a header, then each element's length and bytes), so bodies and JSON are
- * copied as they are, with nothing to escape.
+ * The 13 array arguments of callhook.ingest_many() for in[0..n-1], and their
+ * formats: the timestamps as a text literal, the others binary.
  */
-struct arr {
-	char *p;
-	size_t len, cap;
-	bool failed; /* out of memory */
-};
-
-/* Element types of the binary arrays (pg_type.oid, fixed for built-in types). */
-enum { OID_BYTEA = 17, OID_TEXT = 25, OID_JSONB = 3802 };
-
-/* Makes room for n more bytes; false (and a->failed) when out of memory. */
-static bool
-arr_room(struct arr *a, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (a->failed)
-		return false;
-	if (a->len + n + 1 <= a->cap)
-		return true;
-	cap = a->cap > 0 ? a->cap : 256;
-	while (a->len + n + 1 > cap)
-		cap *= 2;
-	if ((p = realloc(a->p, cap)) == NULL) {
-		a->failed = true;
-		return false;
-	}
-	a->p = p;
-	a->cap = cap;
-	return true;
-}
-
-static void
-arr_put(struct arr *a, const void *s, size_t n)
-{
-	if (!arr_room(a, n))
-		return;
-	memcpy(a->p + a->len, s, n);
-	a->len += n;
-	a->p[a->len] = '\0';
-}
-
-/* Appends a 32-bit integer in network byte order. */
-static void
-arr_int(struct arr *a, uint32_t v)
-{
-	unsigned char b[4] = { v >> 24, v >> 16, v >> 8, v };
-
-	arr_put(a, b, 4);
-}
-
-/* Starts a binary array of n elements of type oid: one dimension, from 1. */
-static void
-arr_begin(struct arr *a, uint32_t oid, size_t n)
-{
-	arr_int(a, 1);
-	arr_int(a, 0);
-	arr_int(a, oid);
-	arr_int(a, (uint32_t)n);
-	arr_int(a, 1);
-}
-
-/* Appends a binary element: NULL, or v[0..n-1] (a jsonb element after its format version, 1). */
-static void
-arr_bin(struct arr *a, uint32_t oid, const char *v, size_t n)
-{
-	if (v == NULL) {
-		arr_int(a, UINT32_MAX);
-		return;
-	}
-	arr_int(a, (uint32_t)(n + (oid == OID_JSONB)));
-	if (oid == OID_JSONB)
-		arr_put(a, "\1", 1);
-	arr_put(a, v, n);
-}
-
-/* Appends a text-literal element, quoted ('"' and '\\' escaped). */
-static void
-arr_quoted(struct arr *a, const char *v)
-{
-	size_t i, n = strlen(v), k = a->len;
-
-	if (!arr_room(a, 2 * n + 3))
-		return;
-	a->p[k++] = a->len == 0 ? '{' : ',';
-	a->p[k++] = '"';
-	for (i = 0; i < n; i++) {
-		if (v[i] == '"' || v[i] == '\\')
-			a->p[k++] = '\\';
-		a->p[k++] = v[i];
-	}
-	a->p[k++] = '"';
-	a->p[k] = '\0';
-	a->len = k;
-}
-
-/* The 13 array arguments of callhook.ingest_many() for in[0..n-1], and their formats. */
 struct ingest_params {
-	struct arr a[INGEST_PARAMS];
+	struct pg_array a[INGEST_PARAMS];
 	const char *v[INGEST_PARAMS];
 	int len[INGEST_PARAMS], fmt[INGEST_PARAMS];
 };
@@ -393,21 +295,22 @@ params_free(struct ingest_params *p)
 	int k;
 
 	for (k = 0; k < INGEST_PARAMS; k++)
-		free(p->a[k].p);
+		pg_array_free(&p->a[k]);
 }
 
 /* Fills p from in[0..n-1]; false when out of memory. */
 static bool
 params_fill(struct ingest_params *p, const struct ingest *const *in, size_t n)
 {
-	static const uint32_t oid[INGEST_PARAMS] = { OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT,
-		OID_TEXT, OID_JSONB, OID_BYTEA, OID_TEXT, OID_TEXT, OID_TEXT, OID_JSONB, 0 };
+	static const uint32_t oid[INGEST_PARAMS] = { PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT,
+		PG_OID_TEXT, PG_OID_TEXT, PG_OID_JSONB, PG_OID_BYTEA, PG_OID_TEXT, PG_OID_TEXT, PG_OID_TEXT,
+		PG_OID_JSONB, 0 };
 	size_t i;
 	int k;
 
 	memset(p, 0, sizeof(*p));
 	for (k = 0; k < INGEST_PARAMS - 1; k++)
-		arr_begin(&p->a[k], oid[k], n);
+		pg_array_begin(&p->a[k], oid[k], n);
 	for (i = 0; i < n; i++) {
 		const char *v[INGEST_PARAMS] = { in[i]->source, in[i]->vendor, in[i]->event, in[i]->method,
 			in[i]->content_type, in[i]->query, in[i]->headers,
@@ -415,13 +318,13 @@ params_fill(struct ingest_params *p, const struct ingest *const *in, size_t n)
 			outcome_name(in[i]->outcome), in[i]->error, in[i]->rows, in[i]->received_at };
 
 		for (k = 0; k < INGEST_PARAMS - 1; k++)
-			arr_bin(&p->a[k], oid[k], v[k],
+			pg_array_bin(&p->a[k], oid[k], v[k],
 			    k == 7           ? in[i]->body_len :
 				v[k] != NULL ? strlen(v[k]) :
 					       0);
-		arr_quoted(&p->a[INGEST_PARAMS - 1], in[i]->received_at);
+		pg_array_quoted(&p->a[INGEST_PARAMS - 1], in[i]->received_at);
 	}
-	arr_put(&p->a[INGEST_PARAMS - 1], "}", 1);
+	pg_array_close(&p->a[INGEST_PARAMS - 1]);
 	for (k = 0; k < INGEST_PARAMS; k++) {
 		if (p->a[k].failed) {
 			params_free(p);

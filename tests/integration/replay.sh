@@ -69,6 +69,24 @@ like "$out" "would replay 1 deliveries" "--dry-run and --delivery"
 out=$(replay --since 2999-01-01)
 like "$out" "replayed 0 deliveries" "--since in the future selects nothing"
 
+# A page PostgreSQL refuses goes delivery by delivery: the one it still refuses (here a constraint the finished
+# call's 219 s break) is recorded as error with the SQLSTATE, the others are stored; once the cause is gone,
+# replay --outcome error applies it.
+sql "alter table calls add constraint replay_test_short check (duration_s < 200) not valid" >/dev/null
+sql "delete from calls; delete from voicemails" >/dev/null
+out=$(replay --source ct -v)
+fid=$(sql "select id from deliveries where outcome = 'error'")
+like "$out" "delivery $fid: error \\(was stored\\)" "a delivery whose rows PostgreSQL refuses is recorded as error"
+like "$out" "replayed 8 deliveries in [0-9.]+ s: 6 stored, 0 ignored, 1 rejected, 1 errors" "the others of its page are stored"
+is "$(sql "select event, error from deliveries where id = $fid")" "call.finished|could not store rows: SQLSTATE 23514" \
+	"its error names the SQLSTATE"
+is "$(sql "select count(*), count(*) filter (where duration_s = 219) from calls where external_id = '59179'")" "1|0" \
+	"the call is there from its other events, without the refused duration"
+sql "alter table calls drop constraint replay_test_short" >/dev/null
+out=$(replay --outcome error -v)
+like "$out" "delivery $fid: stored \\(was error\\)" "with the constraint gone, replay --outcome error applies it"
+is "$(snapshot)" "$before" "and every row is as before"
+
 # --- CallRail: an event callhook does not decode is kept as ignored, shown by tail, left ignored by replay ---
 CR=$REPO/tests/fixtures/callrail
 post POST /hooks/acme-callrail/convert_assist_complete -H 'Content-Type: application/json' \
