@@ -471,14 +471,14 @@ pick_port() {
 nginx_write_conf() {
 	local port=$1 d=$T/nginx user_line= include_line= upstream sock socks snippet=$REPO/deploy/nginx/callhook.conf
 	[ "$IS_ROOT" = 1 ] && user_line="user nobody nogroup;"
-	if [ "${NGINX_KEEP_CONN:-off}" = on ]; then # connections kept open, with an upstream keepalive pool of 4
-		{ cat "$snippet"; printf '\nfastcgi_keep_conn on;\n'; } >"$d/callhook.conf"
+	if [ "${NGINX_KEEP_CONN:-on}" = off ]; then # a connection per request, for tests that need requests spread
+		sed 's/^fastcgi_keep_conn on;/fastcgi_keep_conn off;/' "$snippet" >"$d/callhook.conf"
+		grep -q '^fastcgi_keep_conn off;' "$d/callhook.conf" || bail_out "the snippet has no 'fastcgi_keep_conn on;' to turn off"
 		snippet=$d/callhook.conf
 	fi
 	[ -z "${NGINX_HTTP_INCLUDE:-}" ] || include_line="include $NGINX_HTTP_INCLUDE;"
 	read -ra socks <<<"${NGINX_SOCKETS:-$T/callhook.sock}"
 	upstream=$(_upstream_for "${socks[@]}")
-	[ "${NGINX_KEEP_CONN:-off}" != on ] || upstream=$(sed 's/^}$/    keepalive 4;\n}/' <<<"$upstream")
 	for sock in "${socks[@]}"; do
 		grep -q "unix:$sock" <<<"$upstream" ||
 			bail_out "deploy/nginx/callhook-upstream.conf names no unix:/run/callhook/callhook.sock to replace"
@@ -539,7 +539,7 @@ start_stack() {
 
 # nginx_start: nginx in the foreground (daemon off) in the background, on 127.0.0.1:$NGINX_PORT (a free
 # port unless NGINX_PORT is set); waits until it answers. $NGINX_PID is the master's pid. The shipped upstream
-# and snippet go in verbatim; NGINX_KEEP_CONN=on adds fastcgi_keep_conn on and an upstream keepalive pool of 4.
+# and snippet go in verbatim, except with NGINX_KEEP_CONN=off: then a connection per request.
 nginx_start() {
 	local d=$T/nginx try port fixed=${NGINX_PORT:-} pre=()
 	mkdir -p "$d/tmp"

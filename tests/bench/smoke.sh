@@ -48,7 +48,7 @@ all_stored() {
 	[ -n "$pair" ] && [ "${pair%/*}" = "${pair#*/}" ] && [ "${pair%/*}" -gt 0 ]
 }
 
-for label in "nginx return 200" "nginx → baseline.c (1 INSERT)" "nginx → callhook " "nginx → callhook, keep_conn on" \
+for label in "nginx return 200" "nginx → baseline.c (1 INSERT)" "nginx → callhook " "nginx → callhook, keep_conn off" \
 	"pgbench callhook.ingest()" "pgbench ingest(), known calls" "pgbench single INSERT" \
 	"nginx → callhook, existing calls" "nginx → callhook, big bodies"; do
 	check "measures '${label% }'" measured "$label"

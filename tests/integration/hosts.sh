@@ -90,9 +90,9 @@ nginx_start || bail_out "nginx did not start"
 if [ "$LISTING" != max_fails=0 ]; then
 	nginx_reload || bail_out "nginx did not reload with $LISTING"
 fi
-is "$(grep -c "server unix:$T/h[12]/callhook.sock $LISTING;" "$T/nginx/nginx.conf")" 6 \
-	"the upstream lists each host's socket three times ($LISTING), as the shipped file lists one"
-is "$(grep -o "unix:$T/h[12]" "$T/nginx/nginx.conf" | sed "s|unix:$T/||" | tr '\n' ' ')" "h1 h2 h1 h2 h1 h2 " \
+is "$(grep -c "server unix:$T/h[12]/callhook.sock $LISTING;" "$T/nginx/nginx.conf")" 10 \
+	"the upstream lists each host's socket five times ($LISTING), as the shipped file lists one"
+is "$(grep -o "unix:$T/h[12]" "$T/nginx/nginx.conf" | sed "s|unix:$T/||" | tr '\n' ' ')" "h1 h2 h1 h2 h1 h2 h1 h2 h1 h2 " \
 	"the hosts alternate in the upstream, so a resend goes to the other host"
 
 spool_files() { find "$T/h$1/spool" -maxdepth 1 -name '*.req' | wc -l; }
@@ -182,7 +182,7 @@ verify kill
 is "$NON200" 0 "kill: 0 answers other than 200 (nginx resent what a killed worker left unanswered)"
 
 # C. Host 1 stopped while nginx still lists it: a request that meets host 1's socket is sent to another
-# listing; nginx's round robin is shared by concurrent requests, so one request's three tries can all meet
+# listing; nginx's round robin is shared by concurrent requests, so one request's tries can all meet
 # host 1 (a 502 from nginx, never an answer from callhook: counted, not asserted).
 host_stop 1
 is "$STOPPED_STATUS" 0 "down: host 1 stops cleanly on SIGTERM (exit status 0)"
@@ -193,7 +193,7 @@ from2=$(($(log_lines 2) + 1))
 load_run down
 wait "$LOAD_PID"
 verify down
-diag "down: $NON200 of $N requests met only host 1's socket in their three tries (answered 502 by nginx)"
+diag "down: $NON200 of $N requests met only host 1's socket in their five tries (answered 502 by nginx)"
 is "$(log_count 2 "$from2" 'request: .*status=200')" "$((N - NON200))" "down: host 2 answered each request answered 200, once"
 is "$(log_count 2 "$from2" 'request: ')" "$((N - NON200))" "down: host 2 answered nothing else"
 is "$(log_count 1 "$from1" 'request: ')" 0 "down: host 1 answered nothing"

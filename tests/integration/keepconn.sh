@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# fastcgi_keep_conn (off in the shipped snippet; a site may turn it on) when nginx's idle pools can hold more
-# connections than callhook has request threads: one worker with requests_in_flight 2 behind two nginx
-# workers, each with a keepalive pool of 4 (up to 8 idle connections). A thread waiting on an idle kept
+# fastcgi_keep_conn as shipped (deploy/nginx: keep_conn on, an upstream keepalive pool of 4) when nginx's
+# idle pools can hold more connections than callhook has request threads: one worker with
+# requests_in_flight 2 behind two nginx workers (up to 8 idle connections). A thread waiting on an idle kept
 # connection must give it up when a new connection waits and no thread is free; without that, the new
 # connection waits until nginx's timeouts (fastcgi_read_timeout, 30 s) and the load below times out.
 # Prints TAP.
@@ -18,10 +18,10 @@ write_config
 sed -i "/^\[server\]/a requests_in_flight = 2" "$T/callhook.conf"
 callhook_migrate || bail_out "migrate failed"
 callhook_start 1 || bail_out "callhook did not start"
-NGINX_KEEP_CONN=on NGINX_WORKERS=2 nginx_start || bail_out "nginx did not start"
+NGINX_WORKERS=2 nginx_start || bail_out "nginx did not start"
 
-is "$(grep -c '^fastcgi_keep_conn on;' "$T/nginx/callhook.conf")" 1 "nginx keeps connections to callhook open"
-is "$(grep -c '^ *keepalive 4;' "$T/nginx/nginx.conf")" 1 "the upstream has a keepalive pool of 4 per nginx worker"
+is "$(grep -c '^fastcgi_keep_conn on;' "$REPO/deploy/nginx/callhook.conf")" 1 "the shipped snippet keeps connections open"
+is "$(grep -c '^ *keepalive 4;' "$T/nginx/nginx.conf")" 1 "the upstream has the shipped keepalive pool of 4 per nginx worker"
 
 # Eight clients, each with a connection of its own to nginx, for at most 150 s (a stall costs 15 s a try).
 load_run keep 8

@@ -4,7 +4,9 @@
 # one log line per request, without payload or secret.
 . "$(dirname "$0")/../lib.sh"
 
-start_stack 2
+# A connection per request: with the shipped fastcgi_keep_conn, one client's requests one after the other
+# all go over one kept connection, to one worker, and the metrics' sum over workers would not be shown.
+NGINX_KEEP_CONN=off start_stack 2
 
 send() { # N PREFIX: N distinct Call Tracker calls
 	local i
