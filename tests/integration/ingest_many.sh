@@ -86,15 +86,20 @@ rows_of() { # TABLE EXCLUDED_KEYS
 	echo "select r.source, string_agg((to_jsonb(r) - 'id' - 'source' $2)::text, ' | ' order by (to_jsonb(r) - 'id' - 'source' $2)::text)
 		as v from callhook.$1 r group by r.source"
 }
-for table in calls messages transcript_segments "call_events:- 'external_id' - 'delivery_id'"; do
-	name=${table%%:*}
-	extra=
-	[ "$name" != "$table" ] && extra=${table#*:}
-	is "$(sql "with v as ($(rows_of "$name" "$extra"))
-		select count(*) from v m join v s on s.source = 's' || substr(m.source, 2)
-		where m.source like 'm%' and m.v = s.v")" 720 \
-		"$name: every batch leaves the rows its sequence leaves"
-done
+# same_rows BATCHES WANT WHAT: for each table, how many batch sources m<k> (those BATCHES, an SQL condition on
+# m.source) have exactly the rows of their sequence s<k>; WANT of them, "<table>: WHAT".
+same_rows() {
+	local table name extra
+	for table in calls messages transcript_segments "call_events:- 'external_id' - 'delivery_id'"; do
+		name=${table%%:*}
+		extra=
+		[ "$name" != "$table" ] && extra=${table#*:}
+		is "$(sql "with v as ($(rows_of "$name" "$extra"))
+			select count(*) from v m join v s on s.source = 's' || substr(m.source, 2)
+			where $1 and m.v = s.v")" "$2" "$name: $3"
+	done
+}
+same_rows "m.source like 'm%'" 720 "every batch leaves the rows its sequence leaves"
 
 is "$(sql "select string_agg(distinct status || '|' || caller_number || '|' || duration_s || '|' || (data->>'a'), ',')
 	from callhook.calls where source like 'm%'")" "completed|+15555550199|300|3" \
@@ -177,15 +182,8 @@ is "$(sql "select count(*) || ' ' || coalesce(string_agg(distinct m.event || ':'
 	from public.replayed m join public.replayed s on s.src = 's' || substr(m.src, 2) and s.pos = m.pos
 	where m.src like 'm%' and m.notices <> s.notices")" "60 evF:1>0" \
 	"notices: the same, but for the live turn replayed before the final transcript (60 orders), as in a batch"
-for table in calls messages transcript_segments "call_events:- 'external_id' - 'delivery_id'"; do
-	name=${table%%:*}
-	extra=
-	[ "$name" != "$table" ] && extra=${table#*:}
-	is "$(sql "with v as ($(rows_of "$name" "$extra"))
-		select count(*) from v m join v s on s.source = 's' || substr(m.source, 2)
-		where m.source in (select m from public.replay_set) and m.v = s.v")" 120 \
-		"$name: every batch's replay rebuilds the rows its sequence's replay rebuilds"
-done
+same_rows "m.source in (select m from public.replay_set)" 120 \
+	"every batch's replay rebuilds the rows its sequence's replay rebuilds"
 is "$(sql "select count(*) from callhook.deliveries where source in (select m from public.replay_set) and replayed_at is null")" 0 \
 	"replay_many() records replayed_at"
 is "$(sql "select count(*) from callhook.replay_many(array[1, 987654321], array['stored', 'stored'], array[null, null]::text[],
