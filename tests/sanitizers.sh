@@ -3,7 +3,7 @@
 # integration tests through nginx and PostgreSQL. Any sanitizer report fails the run.
 #
 # Usage: tests/sanitizers.sh [TEST...], each TEST "NAME [ARGUMENTS]" of tests/integration/NAME.sh (default:
-# golden http spool routing permutations faults hostile secrets privilege dbwait forget partitions batch); the unit tests always run. The build
+# golden http spool routing permutations faults hostile secrets privilege dbwait forget partitions batch replay); the unit tests always run. The build
 # is tests/out/asan/src; the reports are written where callhook (nobody, when run as root) can write wherever
 # the clone is: a temporary directory under /tmp, copied to tests/out/asan/logs.
 set -uo pipefail
@@ -17,7 +17,7 @@ tap() { n=$((n + 1)); echo "$1 $n - $2"; }
 logs=$(mktemp -d /tmp/callhook-asan.XXXXXX) || { tap "not ok" "a temporary directory for the reports"; exit 1; }
 trap 'rm -rf "$logs"' EXIT
 chmod 1777 "$logs"
-[ $# -gt 0 ] || set -- golden http spool routing permutations faults hostile secrets privilege dbwait forget partitions batch
+[ $# -gt 0 ] || set -- golden http spool routing permutations faults hostile secrets privilege dbwait forget partitions batch replay
 
 # safe.directory: under sudo, root copies a clone that another user owns (git refuses such a repository).
 git -c safe.directory="$repo" ls-files -z | tar --null -T - -cf - | tar -xf - -C "$dir/src"
