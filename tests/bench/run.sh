@@ -45,7 +45,11 @@ BENCH_CONNS=${BENCH_CONNS:-32}              # wrk -c and pgbench -c
 BENCH_THREADS=${BENCH_THREADS:-2}           # wrk -t and pgbench -j
 BENCH_SWEEP=${BENCH_SWEEP-1 8 32 128}       # wrk -c of the concurrency sweep (empty: no sweep)
 BENCH_SWEEP_SECONDS=${BENCH_SWEEP_SECONDS:-5}  # length of each sweep load
-BENCH_WORKERS=${BENCH_WORKERS:-4}           # callhook -w and baseline workers
+BENCH_WORKERS=${BENCH_WORKERS:-4}           # baseline.c's workers (each serves one request at a time)
+# callhook -w: by default what serve runs without -w, one worker per CPU (each serves requests_in_flight
+# requests at once, and fewer workers make bigger batches: on 2 CPUs, 2 workers gave 1.1 to 1.3 times the
+# req/s of 4 and about 15% less PostgreSQL CPU per request)
+BENCH_CALLHOOK_WORKERS=${BENCH_CALLHOOK_WORKERS:-$(getconf _NPROCESSORS_ONLN)}
 BENCH_NGINX_WORKERS=${BENCH_NGINX_WORKERS:-auto}
 BENCH_KEEPALIVE=${BENCH_KEEPALIVE:-$BENCH_WORKERS}  # nginx upstream keepalive pool of baseline.c's keep_conn variant
 BENCH_IN_FLIGHT=${BENCH_IN_FLIGHT:-}        # callhook's [server] requests_in_flight (empty: its default)
@@ -204,7 +208,7 @@ bench_callhook_start() {
 
 callhook_restart() {
 	callhook_stop >/dev/null 2>&1 || true
-	bench_callhook_start "$BENCH_WORKERS" || { say "bench: callhook did not restart"; return 1; }
+	bench_callhook_start "$BENCH_CALLHOOK_WORKERS" || { say "bench: callhook did not restart"; return 1; }
 }
 
 # --- measuring ------------------------------------------------------------------------------------------
@@ -673,7 +677,7 @@ start_everything() {
 	callhook_migrate || { say "bench: migrate failed"; exit 1; }
 	_psql callhook -f "$BENCH/schema.sql" >/dev/null || exit 1
 	baseline_build || exit 1
-	bench_callhook_start "$BENCH_WORKERS" || { say "bench: callhook did not start"; exit 1; }
+	bench_callhook_start "$BENCH_CALLHOOK_WORKERS" || { say "bench: callhook did not start"; exit 1; }
 	baseline_start || exit 1
 	bench_nginx_conf || exit 1
 	nginx_start || { say "bench: nginx did not start"; exit 1; }
@@ -823,7 +827,7 @@ make_report() {
 	report "callhook benchmark ($MODE), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet HEAD -- common fcgi sql deploy 2>/dev/null || echo ' + local changes')"
 	report "$ENV_LINE; CPU busy before the run: ${BG_LOAD}% (other jobs on the machine distort every figure: see 'foreign')"
 	report "$PG_LINE"
-	report "load: wrk -t$BENCH_THREADS -c$BENCH_CONNS on 127.0.0.1, every request a new delivery, mix of 6 fixture bodies (Call Tracker call + message, Salpre call_ended, CallScaler post-call, CallRail post_call signed, Fone Dynamics), mean body ${BODY[callhook]:-?} B; pgbench -M prepared -c$BENCH_CONNS -j$BENCH_THREADS; callhook and baseline.c with $BENCH_WORKERS workers, nginx worker_processes $BENCH_NGINX_WORKERS"
+	report "load: wrk -t$BENCH_THREADS -c$BENCH_CONNS on 127.0.0.1, every request a new delivery, mix of 6 fixture bodies (Call Tracker call + message, Salpre call_ended, CallScaler post-call, CallRail post_call signed, Fone Dynamics), mean body ${BODY[callhook]:-?} B; pgbench -M prepared -c$BENCH_CONNS -j$BENCH_THREADS; callhook with $BENCH_CALLHOOK_WORKERS workers, baseline.c with $BENCH_WORKERS, nginx worker_processes $BENCH_NGINX_WORKERS"
 	report "$BENCH_ROUNDS interleaved round(s) of ${BENCH_SECONDS}s per target (the single INSERT and baseline.c keep_conn: last round only); medians; tables emptied before each run"
 	report ""
 	report "$(printf '%-34s %7s %7s %8s  %-24s %-11s %s' target req/s "p50 ms" "p99 ms" "stored/acked (all rounds)" "unanswered" \
@@ -860,7 +864,7 @@ make_report() {
 	# shellcheck disable=SC2086
 	report "keep_conn: callhook $(f0 "$ch") req/s, p99 $(f2 "$p99") ms as shipped (fastcgi_keep_conn on, keepalive 4) vs $(f0 "$nokeep") req/s, p99 $(f2 "$(median ${P99[nokeep]})") ms with a connection per request: ratio $(ratio "$ch" "$nokeep") ($(awk -v a="$ch" -v b="$nokeep" 'BEGIN { w = "no difference"; if (a > b * 1.02) w = "keep_conn is faster"; if (a < b * 0.98) w = "keep_conn is slower"; print w }')); baseline.c $(f0 "$(median ${RPS[baseline_keep]})") vs $(f0 "$base") req/s (ratio $(ratio "$(median ${RPS[baseline_keep]})" "$base"))"
 	report "keep_conn with one connection for 3 s: callhook answered $(kv responses "$PROBE_CH") requests, $(kv inflight "$PROBE_CH") left unanswered (max latency $(f2 "$(kv max_ms "$PROBE_CH")") ms); baseline.c answered $(kv responses "$PROBE_BASE"), $(kv inflight "$PROBE_BASE") unanswered"
-	report "worker RSS (callhook, $BENCH_WORKERS workers, pid:VmRSS kB:RssAnon kB): after 2,000 requests: $RSS0"
+	report "worker RSS (callhook, $BENCH_CALLHOOK_WORKERS workers, pid:VmRSS kB:RssAnon kB): after 2,000 requests: $RSS0"
 	report "                                        after $RSS_N more ($(f0 "$RSS_RPS") req/s): $RSS1"
 	report "                                 baseline.c workers for comparison: $BASE_RSS"
 	report "growth: $BENCH_GROWTH_ROWS existing calls and deliveries ($GROWTH_SIZE, written in SQL in ${GROWTH_FILL_S}s), $BENCH_GROWTH_ROUNDS round(s)"
@@ -923,8 +927,9 @@ profile() {
 	local n=$BENCH_PROFILE_REQUESTS worker cg total ir
 	say "bench: profile, $n requests through one callhook worker under callgrind, then PostgreSQL's statement times"
 	WAIT_S=60
-	BENCH_WORKERS_SAVED=$BENCH_WORKERS
+	BENCH_WORKERS_SAVED=$BENCH_CALLHOOK_WORKERS
 	BENCH_WORKERS=1
+	BENCH_CALLHOOK_WORKERS=1
 	start_everything shared_preload_libraries=pg_stat_statements pg_stat_statements.track=all \
 		pg_stat_statements.track_planning=on track_functions=pl
 	_psql callhook -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
@@ -973,8 +978,8 @@ profile() {
 		awk -F'\t' '{ printf "%9.0f  %s\n", $1, $3 }' | head -n 6)
 
 	# 2. PostgreSQL: statement and function times for a normal run.
-	BENCH_WORKERS=$BENCH_WORKERS_SAVED
-	bench_callhook_start "$BENCH_WORKERS" || exit 1
+	BENCH_CALLHOOK_WORKERS=$BENCH_WORKERS_SAVED
+	bench_callhook_start "$BENCH_CALLHOOK_WORKERS" || exit 1
 	reset_tables
 	_psql callhook -c "SELECT pg_stat_statements_reset()" -c "SELECT pg_stat_reset()" >/dev/null
 	wrk_run pgprof "$NGINX_PORT" "$BENCH_SECONDS" 0 "$BENCH_CONNS" "$BENCH_THREADS" all "$CALLHOOK_PID" || exit 1
