@@ -253,10 +253,12 @@ drain_here(struct store *st, void *arg)
 }
 
 /*
- * A thread that waits on a connection the web server keeps open (fastcgi_keep_conn) gives it up when a new
- * connection waits and no thread waits on the listening socket: otherwise the web server's idle pools could
- * hold every thread, and the new connection would wait for their timeout. The web server drops the closed
- * connection from its pool (a request it had just sent on it is sent again: see the nginx snippet).
+ * A thread on a connection the web server keeps open (fastcgi_keep_conn) gives it up when a new connection
+ * waits and no thread waits on the listening socket, both after each request and while it waits for the
+ * next: otherwise the web server's idle pools could hold every thread, and the new connection would wait for
+ * their timeout; and under a load of more connections than threads the web server, which reuses its kept
+ * connections first, would keep feeding them while new connections waited behind. The web server drops the
+ * closed connection from its pool (a request it had just sent on it is sent again: see the nginx snippet).
  */
 static void
 release_kept(struct worker *w, FCGX_Request *fr)
@@ -319,6 +321,9 @@ request_thread(void *arg)
 			continue; /* another thread or worker took it */
 		handle(&fr, w->cfg, w->batch);
 		FCGX_Finish_r(&fr);
+		/* a connection waiting with no thread free goes before the next request on this one */
+		if (fr.ipcFd >= 0)
+			release_kept(w, &fr);
 	}
 	return NULL;
 }
