@@ -14,7 +14,7 @@
 /* The longest metadata line, without its newline; spool_write() refuses longer ones. */
 #define SPOOL_META_MAX (1024 * 1024)
 /* The largest body a spool file may hold: the largest max_body. */
-#define SPOOL_BODY_MAX (1LL << 30)
+#define SPOOL_BODY_MAX CONFIG_SIZE_MAX
 /* The most bytes of a file's start spool_parse_head() looks at. */
 #define SPOOL_HEAD_MAX (sizeof(SPOOL_MAGIC) - 1 + SPOOL_META_MAX + 1)
 /* The folder under spool_dir where files that fail the checks are moved. */
