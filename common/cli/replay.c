@@ -187,7 +187,10 @@ item_clear(struct item *it)
 	memset(it, 0, sizeof(*it));
 }
 
-/* Decodes delivery `id` again into it: 1, 0 when it is skipped (said and counted), -1 out of memory. */
+/*
+ * Decodes delivery `id` again into it: 1, 0 when it is skipped (said and
+ * counted), -1 out of memory (it is left empty).
+ */
 static int
 decode_item(const struct config *cfg, const char *id, const struct raw_delivery *raw, struct item *it,
     struct tally *t)
@@ -212,6 +215,8 @@ decode_item(const struct config *cfg, const char *id, const struct raw_delivery 
 	    (it->rows = strdup(json_object_to_json_string_ext(d.rows, JSON_OUT))) == NULL)
 		rc = -1;
 	decoded_clear(&d);
+	if (rc < 0)
+		item_clear(it);
 	return rc;
 }
 
@@ -377,8 +382,6 @@ replay_batch(PGconn *conn, const struct config *cfg, const struct filters *f, ch
 		ok = replay_items(conn, f, items, m, t);
 	for (k = 0; k < m; k++)
 		item_clear(&items[k]);
-	if (items != NULL && m < (size_t)*n)
-		item_clear(&items[m]); /* a half-decoded one */
 	free(items);
 	return ok;
 }

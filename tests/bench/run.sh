@@ -927,7 +927,7 @@ profile() {
 	local n=$BENCH_PROFILE_REQUESTS worker cg total ir
 	say "bench: profile, $n requests through one callhook worker under callgrind, then PostgreSQL's statement times"
 	WAIT_S=60
-	BENCH_WORKERS_SAVED=$BENCH_CALLHOOK_WORKERS
+	CALLHOOK_WORKERS_SAVED=$BENCH_CALLHOOK_WORKERS
 	BENCH_WORKERS=1
 	BENCH_CALLHOOK_WORKERS=1
 	start_everything shared_preload_libraries=pg_stat_statements pg_stat_statements.track=all \
@@ -978,7 +978,7 @@ profile() {
 		awk -F'\t' '{ printf "%9.0f  %s\n", $1, $3 }' | head -n 6)
 
 	# 2. PostgreSQL: statement and function times for a normal run.
-	BENCH_CALLHOOK_WORKERS=$BENCH_WORKERS_SAVED
+	BENCH_CALLHOOK_WORKERS=$CALLHOOK_WORKERS_SAVED
 	bench_callhook_start "$BENCH_CALLHOOK_WORKERS" || exit 1
 	reset_tables
 	_psql callhook -c "SELECT pg_stat_statements_reset()" -c "SELECT pg_stat_reset()" >/dev/null

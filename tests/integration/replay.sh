@@ -37,9 +37,15 @@ stored_times() { sql "select md5(string_agg(field_times::text, ',' order by exte
 times_before=$(stored_times)
 
 replay() { callhook_run -c "$T/callhook.conf" replay "$@" 2>&1; }
+# fn_calls NAME: how many times callhook.NAME() has run since the database started counting (track_functions).
+sql "alter database callhook set track_functions = 'pl'" >/dev/null
+fn_calls() {
+	sql "select coalesce((select calls from pg_stat_user_functions where schemaname = 'callhook' and funcname = '$1'), 0)"
+}
 out=$(replay --vendor calltracker) && rc=0 || rc=$?
 is "$rc" 0 "replay --vendor calltracker succeeds"
 like "$out" "replayed 8 deliveries in [0-9.]+ s: 7 stored, 0 ignored, 1 rejected" "it reports what it replayed"
+is "$(fn_calls replay_many)|$(fn_calls replay_delivery)" "1|0" "the 8 went in one replay_many(), none on its own"
 diag "$out"
 is "$(snapshot)" "$before" "replaying every delivery changes no row and duplicates nothing"
 is "$(stored_times)" "$times_before" "nor the event times it stores"
@@ -74,8 +80,13 @@ like "$out" "replayed 0 deliveries" "--since in the future selects nothing"
 # replay --outcome error applies it.
 sql "alter table calls add constraint replay_test_short check (duration_s < 200) not valid" >/dev/null
 sql "delete from calls; delete from voicemails" >/dev/null
+alone=$(fn_calls replay_delivery)
 out=$(replay --source ct -v)
 fid=$(sql "select id from deliveries where outcome = 'error'")
+# (PostgreSQL counts the calls that returned: the one that raised is not among them)
+is "$(($(fn_calls replay_delivery) - alone))" 8 \
+	"the refused page's deliveries went one by one: 7 stored, and the refused one recorded as error"
+
 like "$out" "delivery $fid: error \\(was stored\\)" "a delivery whose rows PostgreSQL refuses is recorded as error"
 like "$out" "replayed 8 deliveries in [0-9.]+ s: 6 stored, 0 ignored, 1 rejected, 1 errors" "the others of its page are stored"
 is "$(sql "select event, error from deliveries where id = $fid")" "call.finished|could not store rows: SQLSTATE 23514" \
