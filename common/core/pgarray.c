@@ -70,6 +70,59 @@ pg_array_bin(struct pg_array *a, uint32_t oid, const char *v, size_t n)
 }
 
 void
+pg_array_int4(struct pg_array *a, int32_t v)
+{
+	put_int(a, 4);
+	put_int(a, (uint32_t)v);
+}
+
+void
+pg_array_bool(struct pg_array *a, int v)
+{
+	if (v < 0) {
+		put_int(a, UINT32_MAX);
+		return;
+	}
+	put_int(a, 1);
+	pg_array_put(a, v ? "\1" : "\0", 1);
+}
+
+/* Writes v in network byte order at offset `at`, written already. */
+static void
+set_int(struct pg_array *a, size_t at, uint32_t v)
+{
+	unsigned char *p = (unsigned char *)a->p + at;
+
+	if (a->failed || a->len < at + 4)
+		return;
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+size_t
+pg_array_elem_begin(struct pg_array *a)
+{
+	size_t at = a->len;
+
+	put_int(a, 0);
+	return at;
+}
+
+void
+pg_array_elem_end(struct pg_array *a, size_t at)
+{
+	set_int(a, at, (uint32_t)(a->len - at - 4));
+}
+
+void
+pg_array_set_count(struct pg_array *a, size_t n)
+{
+	set_int(a, 12, (uint32_t)n); /* after ndim, flags and the element type */
+}
+
+void
 pg_array_quoted(struct pg_array *a, const char *v)
 {
 	size_t i, n = v != NULL ? strlen(v) : 0, k = a->len;

@@ -259,6 +259,7 @@ keep_as_error(struct sink *s, struct ingest *in, struct ingest_result *res, char
 	in->outcome = OUT_ERROR;
 	in->error = msg;
 	in->rows = NULL;
+	in->row_ops = NULL;
 	if (sink_ingest(s, in, res) != CH_OK)
 		return CH_ERR_DB_DOWN;
 	snprintf(error, errlen, "%s", msg);
@@ -315,7 +316,7 @@ deliver(const struct config *cfg, struct sink *s, const struct raw_delivery *raw
 		.dedup_key = key = dedup_key(raw, &d, kind),
 		.outcome = derr == CH_ERR_BAD_BODY ? OUT_REJECTED : d.outcome,
 		.error = derr == CH_ERR_BAD_BODY ? d.error : NULL,
-		.rows = derr == CH_OK && d.rows ? json_object_to_json_string_ext(d.rows, JSON_OUT) : NULL,
+		.row_ops = derr == CH_OK ? d.rows : NULL,
 		.received_at = when,
 	};
 	if (derr == CH_OK && d.route && reply != NULL) /* the caller is on the line */

@@ -12,18 +12,25 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/pgarray.h"
+#include "ingest/rowops.h"
 #include "ingest/store.h"
 
 #define MAX_ATTEMPTS 5 /* of one delivery, within its budget */
 #define BACKOFF_MS 25  /* before the second attempt; doubled before each next one */
 #define SLACK_MS 50    /* statement_timeout is set again only when off by more than this */
 
-/* A batch of deliveries, one array element each (sql/009_ingest_many.sql); one row each back, in order. */
+/*
+ * A batch of deliveries, one array element each, and their row operations as
+ * typed arrays (sql/012_ingest_batch.sql, rowops.h); one row each back, in order.
+ */
 #define INGEST_SQL \
-	"SELECT delivery_id, outcome, prior_outcome, notices FROM callhook.ingest_many($1::text[], $2::text[], " \
+	"SELECT delivery_id, outcome, prior_outcome, notices FROM callhook.ingest_batch($1::text[], $2::text[], " \
 	"$3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::bytea[], $9::text[], $10::text[], " \
-	"$11::text[], $12::jsonb[], $13::timestamptz[]) ORDER BY ord"
-#define INGEST_PARAMS 13
+	"$11::text[], $12::jsonb[], $13::timestamptz[], $14::integer[], $15::integer[], $16::integer[], " \
+	"$17::text[], $18::text[], $19::text[], $20::text[], $21::boolean[], $22::jsonb[], $23::jsonb[], " \
+	"$24::jsonb[]) ORDER BY ord"
+#define INGEST_PARAMS 13 /* per delivery; then OPS_ARRAYS of row operations */
+#define BATCH_PARAMS (INGEST_PARAMS + OPS_ARRAYS)
 /* A lone delivery: callhook.ingest(), which gives the same result as ingest_many() of one, in fewer steps. */
 #define INGEST_ONE_SQL \
 	"SELECT delivery_id, outcome, prior_outcome, notices FROM callhook.ingest($1, $2, $3, $4, $5, $6, " \
@@ -279,14 +286,26 @@ read_result(const PGresult *r, int row, struct ingest_result *res)
 	res->prior = PQgetisnull(r, row, 2) ? OUT_STORED : outcome_from(PQgetvalue(r, row, 2));
 }
 
+/* The JSON text of in's rows, or NULL. */
+static const char *
+rows_text(const struct ingest *in)
+{
+	if (in->rows != NULL || in->row_ops == NULL)
+		return in->rows;
+	return json_object_to_json_string_ext(in->row_ops, JSON_OUT);
+}
+
 /*
- * The 13 array arguments of callhook.ingest_many() for in[0..n-1], and their
- * formats: the timestamps as a text literal, the others binary.
+ * The arguments of callhook.ingest_batch(): 13 arrays with one element per
+ * delivery, then the row operations (rowops.h); or those of callhook.ingest()
+ * for one delivery. Their formats: the timestamps as a text literal, the
+ * others binary.
  */
 struct ingest_params {
 	struct pg_array a[INGEST_PARAMS];
-	const char *v[INGEST_PARAMS];
-	int len[INGEST_PARAMS], fmt[INGEST_PARAMS];
+	struct row_ops ops;
+	const char *v[BATCH_PARAMS];
+	int len[BATCH_PARAMS], fmt[BATCH_PARAMS];
 };
 
 static void
@@ -296,9 +315,10 @@ params_free(struct ingest_params *p)
 
 	for (k = 0; k < INGEST_PARAMS; k++)
 		pg_array_free(&p->a[k]);
+	row_ops_free(&p->ops);
 }
 
-/* Fills p from in[0..n-1]; false when out of memory. */
+/* Fills p from in[0..n-1]: each delivery's rows typed when they can be, else in JSON; false when out of memory. */
 static bool
 params_fill(struct ingest_params *p, const struct ingest *const *in, size_t n)
 {
@@ -311,11 +331,13 @@ params_fill(struct ingest_params *p, const struct ingest *const *in, size_t n)
 	memset(p, 0, sizeof(*p));
 	for (k = 0; k < INGEST_PARAMS - 1; k++)
 		pg_array_begin(&p->a[k], oid[k], n);
+	row_ops_begin(&p->ops);
 	for (i = 0; i < n; i++) {
+		bool typed = in[i]->rows == NULL && in[i]->row_ops != NULL && row_ops_typed(in[i]->row_ops);
 		const char *v[INGEST_PARAMS] = { in[i]->source, in[i]->vendor, in[i]->event, in[i]->method,
 			in[i]->content_type, in[i]->query, in[i]->headers,
-			in[i]->body != NULL ? in[i]->body : "", in[i]->dedup_key,
-			outcome_name(in[i]->outcome), in[i]->error, in[i]->rows, in[i]->received_at };
+			in[i]->body != NULL ? in[i]->body : "", in[i]->dedup_key, outcome_name(in[i]->outcome),
+			in[i]->error, typed ? NULL : rows_text(in[i]), in[i]->received_at };
 
 		for (k = 0; k < INGEST_PARAMS - 1; k++)
 			pg_array_bin(&p->a[k], oid[k], v[k],
@@ -323,16 +345,24 @@ params_fill(struct ingest_params *p, const struct ingest *const *in, size_t n)
 				v[k] != NULL ? strlen(v[k]) :
 					       0);
 		pg_array_quoted(&p->a[INGEST_PARAMS - 1], in[i]->received_at);
+		if (typed)
+			row_ops_add(&p->ops, (int)i + 1, in[i]->row_ops);
 	}
 	pg_array_close(&p->a[INGEST_PARAMS - 1]);
-	for (k = 0; k < INGEST_PARAMS; k++) {
-		if (p->a[k].failed) {
+	if (!row_ops_end(&p->ops)) {
+		params_free(p);
+		return false;
+	}
+	for (k = 0; k < BATCH_PARAMS; k++) {
+		struct pg_array *a = k < INGEST_PARAMS ? &p->a[k] : &p->ops.a[k - INGEST_PARAMS];
+
+		if (a->failed) {
 			params_free(p);
 			return false;
 		}
-		p->v[k] = p->a[k].p;
-		p->len[k] = (int)p->a[k].len;
-		p->fmt[k] = k < INGEST_PARAMS - 1;
+		p->v[k] = a->p;
+		p->len[k] = (int)a->len;
+		p->fmt[k] = k != INGEST_PARAMS - 1;
 	}
 	return true;
 }
@@ -343,7 +373,7 @@ params_one(const struct ingest *in, struct ingest_params *p)
 {
 	const char *v[INGEST_PARAMS] = { in->source, in->vendor, in->event, in->method, in->content_type,
 		in->query, in->headers, in->body ? in->body : "", in->dedup_key, outcome_name(in->outcome),
-		in->error, in->rows, in->received_at };
+		in->error, rows_text(in), in->received_at };
 
 	memset(p, 0, sizeof(*p));
 	memcpy(p->v, v, sizeof(v));
@@ -464,7 +494,7 @@ attempt_many(struct store *st, const struct ingest *const *in, size_t n, struct 
 		params_one(in[0], &p);
 		r = PQexecPrepared(st->conn, "ingest_one", INGEST_PARAMS, p.v, p.len, p.fmt, 0);
 	} else if (params_fill(&p, in, n)) {
-		r = PQexecPrepared(st->conn, "ingest", INGEST_PARAMS, p.v, p.len, p.fmt, 0);
+		r = PQexecPrepared(st->conn, "ingest", BATCH_PARAMS, p.v, p.len, p.fmt, 0);
 		params_free(&p);
 	} else {
 		*f = DB_DOWN; /* out of memory: spooled, as a lost connection is */

@@ -8,18 +8,19 @@
 #include "core/err.h"
 #include "vendors/vendor.h"
 
-/* One delivery and its rows, as callhook.ingest_many() takes them (one array element each). All borrowed. */
+/* One delivery and its rows, as callhook.ingest_batch() takes them (one array element each). All borrowed. */
 struct ingest {
 	const char *source, *vendor, *event, *method, *content_type, *query;
 	const char *headers; /* JSON text */
 	const char *body;
 	size_t body_len;
 	const char *dedup_key;
-	enum outcome outcome;    /* OUT_STORED, OUT_IGNORED or OUT_REJECTED */
-	const char *error;       /* for OUT_REJECTED */
-	const char *rows;        /* JSON array text, or NULL */
-	const char *received_at; /* timestamp text */
-	int budget_ms;           /* bound on store_ingest(), retries included; 0: delivery_budget_ms */
+	enum outcome outcome;        /* OUT_STORED, OUT_IGNORED or OUT_REJECTED */
+	const char *error;           /* for OUT_REJECTED */
+	const char *rows;            /* JSON array text, or NULL: then row_ops */
+	struct json_object *row_ops; /* the decoder's rows: typed when they can be (rowops.h), else JSON text */
+	const char *received_at;     /* timestamp text */
+	int budget_ms;               /* bound on store_ingest(), retries included; 0: delivery_budget_ms */
 };
 
 struct ingest_result {
@@ -57,7 +58,7 @@ enum ch_err store_ping(struct store *st) MUSTCHECK;
 enum ch_err store_ingest(struct store *st, const struct ingest *in, struct ingest_result *res) MUSTCHECK;
 
 /*
- * Runs callhook.ingest_many() for in[0..n-1]: ONE statement, so one
+ * Runs callhook.ingest_batch() for in[0..n-1]: ONE statement, so one
  * transaction and one round trip, within budget_ms, transient failures
  * retried as by store_ingest(); then sends all their notifications in one
  * callhook.notify(). CH_OK: every res[i] is set and committed. CH_ERR_DB: a

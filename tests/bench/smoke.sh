@@ -80,7 +80,7 @@ check "run.sh profile finishes with status 0" [ "$rc" = 0 ]
 [ "$rc" = 0 ] || tail -n 30 "$out/bench-smoke-profile.log" | sed 's/^/# /'
 check "profile counts the worker's instructions per request" \
 	grep -qE 'total Ir [0-9]+ = [0-9]+ instructions per request' "$profile"
-check "profile shows PostgreSQL's time in callhook.ingest or ingest_many" grep -qE 'callhook\.ingest(_many)? +[0-9]+ calls' "$profile"
+check "profile shows PostgreSQL's time in callhook.ingest or ingest_batch" grep -qE 'callhook\.ingest(_batch)? +[0-9]+ calls' "$profile"
 
 echo "1..$n"
 [ "$fails" = 0 ]

@@ -19,6 +19,7 @@ void test_fonedynamics(void);
 void test_docs(void);
 void test_spool(void);
 void test_forget(void);
+void test_rowops(void);
 
 int
 main(void)
@@ -37,6 +38,7 @@ main(void)
 	test_docs();
 	test_spool();
 	test_forget();
+	test_rowops();
 	printf("1..%d\n", tap_count);
 	printf("# unit: %d passed, %d failed\n", tap_count - tap_failed, tap_failed);
 	return tap_failed ? 1 : 0;
