@@ -45,16 +45,11 @@ static bool
 empty(struct json_object *v)
 {
 	switch (json_object_get_type(v)) {
-	case json_type_null:
-		return true;
-	case json_type_string:
-		return json_object_get_string_len(v) == 0;
-	case json_type_array:
-		return json_object_array_length(v) == 0;
-	case json_type_object:
-		return json_object_object_length(v) == 0;
-	default:
-		return false;
+	case json_type_null: return true;
+	case json_type_string: return json_object_get_string_len(v) == 0;
+	case json_type_array: return json_object_array_length(v) == 0;
+	case json_type_object: return json_object_object_length(v) == 0;
+	default: return false;
 	}
 }
 
@@ -96,8 +91,8 @@ static bool
 op_typed(struct json_object *op)
 {
 	struct json_object *kind = member(op, "op"), *table = member(op, "table"), *cols = member(op, "cols");
-	const char *k = kind != NULL && json_object_is_type(kind, json_type_string) ? json_object_get_string(kind) :
-										      NULL;
+	const char *k =
+	    kind != NULL && json_object_is_type(kind, json_type_string) ? json_object_get_string(kind) : NULL;
 
 	if (!json_object_is_type(op, json_type_object) || (kind != NULL && k == NULL) ||
 	    !absent_or(op, "event_time", json_type_string) || !absent_or(op, "is_test", json_type_boolean))
@@ -208,7 +203,8 @@ put_columns(struct pg_array *a, struct json_object *cols, const char *skip)
  * the member `skip` (may be NULL), its data.
  */
 static void
-put_op(struct row_ops *o, int d, int n, int m, struct json_object *op, struct json_object *cols, const char *skip)
+put_op(struct row_ops *o, int d, int n, int m, struct json_object *op, struct json_object *cols,
+    const char *skip)
 {
 	struct json_object *kind = member(op, "op"), *is_test = member(op, "is_test");
 	bool segment = m > 0;
@@ -242,9 +238,11 @@ row_ops_add(struct row_ops *o, int d, struct json_object *rows)
 	for (i = 0; i < n; i++) {
 		op = json_object_array_get_idx(rows, i);
 		segs = member(op, "segments");
-		if (member(op, "op") != NULL && !strcmp(json_object_get_string(member(op, "op")), "replace_segments"))
+		if (member(op, "op") != NULL &&
+		    !strcmp(json_object_get_string(member(op, "op")), "replace_segments"))
 			for (j = 0; j < json_object_array_length(segs); j++)
-				put_op(o, d, (int)i + 1, (int)j + 1, op, json_object_array_get_idx(segs, j), "data");
+				put_op(o, d, (int)i + 1, (int)j + 1, op, json_object_array_get_idx(segs, j),
+				    "data");
 		else
 			put_op(o, d, (int)i + 1, 0, op, member(op, "cols"), NULL);
 	}

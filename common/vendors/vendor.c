@@ -206,7 +206,9 @@ map_fields(struct json_object *obj, const struct field_map *map, const char *whe
 		case CONV_OK:
 			if (map->flags & F_E164)
 				add_e164(cols, map->column, v, default_cc);
-			json_object_object_add(cols, map->column, v);
+			/* absent (checked above), and the map's names live as long as the program: neither looked up nor copied */
+			json_object_object_add_ex(cols, map->column, v,
+			    JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY);
 			break;
 		}
 	}
@@ -235,17 +237,19 @@ struct json_object *
 row_new(const char *table, const char *external_id, const char *event_time_text, bool is_test,
     struct json_object *data)
 {
+	/* a new object and literal names: neither looked up nor copied */
+	const unsigned flags = JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY;
 	struct json_object *row = json_object_new_object();
 
 	if (row == NULL)
 		return NULL;
-	json_object_object_add(row, "table", json_object_new_string(table));
-	json_object_object_add(row, "external_id", json_object_new_string(external_id));
+	json_object_object_add_ex(row, "table", json_object_new_string(table), flags);
+	json_object_object_add_ex(row, "external_id", json_object_new_string(external_id), flags);
 	if (event_time_text != NULL)
-		json_object_object_add(row, "event_time", json_object_new_string(event_time_text));
-	json_object_object_add(row, "is_test", json_object_new_boolean(is_test));
-	json_object_object_add(row, "cols", json_object_new_object());
-	json_object_object_add(row, "data", data ? json_object_get(data) : json_object_new_object());
+		json_object_object_add_ex(row, "event_time", json_object_new_string(event_time_text), flags);
+	json_object_object_add_ex(row, "is_test", json_object_new_boolean(is_test), flags);
+	json_object_object_add_ex(row, "cols", json_object_new_object(), flags);
+	json_object_object_add_ex(row, "data", data ? json_object_get(data) : json_object_new_object(), flags);
 	return row;
 }
 

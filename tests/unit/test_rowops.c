@@ -72,7 +72,8 @@ test_rowops(void)
 	    "\"segments\":[{\"seq\":1,\"speaker\":\"agent\",\"data\":{\"x\":1}},{\"seq\":2,\"text\":\"hi \\\"there\\\"\"}]}]");
 
 	CHECK(typed("[]"), "rowops: no operations go typed");
-	CHECK(row_ops_typed(d1), "rowops: an upsert with columns and data, and a call event without an id, go typed");
+	CHECK(row_ops_typed(d1),
+	    "rowops: an upsert with columns and data, and a call event without an id, go typed");
 	CHECK(row_ops_typed(d2), "rowops: a final transcript goes typed");
 	CHECK(!typed("[{\"table\":\"transcript_segments\",\"external_id\":\"x\",\"cols\":{\"seq\":1}}]"),
 	    "rowops: a live transcript turn goes in JSON");
@@ -88,7 +89,8 @@ test_rowops(void)
 	    "rowops: 0 and false are values, not empty");
 	CHECK(!typed("[{\"table\":\"calls\",\"external_id\":\"C\",\"cols\":[1]}]"),
 	    "rowops: cols that are not an object go in JSON");
-	CHECK(!typed("[{\"table\":\"calls\",\"external_id\":7}]"), "rowops: a numeric external_id goes in JSON");
+	CHECK(!typed("[{\"table\":\"calls\",\"external_id\":7}]"),
+	    "rowops: a numeric external_id goes in JSON");
 	CHECK(!typed("[{\"table\":\"calls\",\"external_id\":\"C\",\"event_time\":12}]"),
 	    "rowops: a numeric event_time goes in JSON");
 	CHECK(!typed("[{\"table\":\"calls\",\"external_id\":\"C\",\"is_test\":\"no\"}]"),
@@ -96,13 +98,13 @@ test_rowops(void)
 	CHECK(!typed("[\"calls\"]"), "rowops: an operation that is not an object goes in JSON");
 	CHECK(!typed("{}"), "rowops: rows that are not an array go in JSON");
 	CHECK(!typed("[{\"table\":\"transcript_segments\",\"op\":\"replace_segments\",\"call_external_id\":\"C\","
-		      "\"segments\":[{\"seq\":\"1\"}]}]"),
+		     "\"segments\":[{\"seq\":\"1\"}]}]"),
 	    "rowops: a segment whose seq is not an integer goes in JSON");
 	CHECK(!typed("[{\"table\":\"transcript_segments\",\"op\":\"replace_segments\",\"call_external_id\":\"C\","
-		      "\"segments\":[]}]"),
+		     "\"segments\":[]}]"),
 	    "rowops: a final transcript without segments goes in JSON");
 	CHECK(!typed("[{\"table\":\"transcript_segments\",\"op\":\"replace_segments\",\"call_external_id\":\"C\","
-		      "\"segments\":[{\"seq\":1,\"text\":\"\"}]}]"),
+		     "\"segments\":[{\"seq\":1,\"text\":\"\"}]}]"),
 	    "rowops: an empty segment field goes in JSON");
 
 	row_ops_begin(&o);
@@ -119,14 +121,16 @@ test_rowops(void)
 	CHECK_STR(element(&o.a[OPS_KIND], PG_OID_TEXT, 1), "insert", "rowops: the op given");
 	CHECK_STR(element(&o.a[OPS_EXTERNAL_ID], PG_OID_TEXT, 1), "NULL", "rowops: no external_id is NULL");
 	CHECK_STR(element(&o.a[OPS_EXTERNAL_ID], PG_OID_TEXT, 2), "C1", "rowops: a segment's is its call's");
-	CHECK_STR(element(&o.a[OPS_EVENT_TIME], PG_OID_TEXT, 0), "2026-01-01T10:00:00Z", "rowops: the event time");
+	CHECK_STR(element(&o.a[OPS_EVENT_TIME], PG_OID_TEXT, 0), "2026-01-01T10:00:00Z",
+	    "rowops: the event time");
 	CHECK_STR(element(&o.a[OPS_IS_TEST], PG_OID_BOOL, 0), "false", "rowops: is_test given");
 	CHECK_STR(element(&o.a[OPS_IS_TEST], PG_OID_BOOL, 1), "NULL", "rowops: is_test not given");
-	CHECK_STR(element(&o.a[OPS_COLS], PG_OID_JSONB, 0), "{\"status\":\"ringing\",\"caller_number\":\"+15555550100\"}",
-	    "rowops: the columns");
+	CHECK_STR(element(&o.a[OPS_COLS], PG_OID_JSONB, 0),
+	    "{\"status\":\"ringing\",\"caller_number\":\"+15555550100\"}", "rowops: the columns");
 	CHECK_STR(element(&o.a[OPS_DATA], PG_OID_JSONB, 0), "{\"a\":1}", "rowops: the data");
 	CHECK_STR(element(&o.a[OPS_DATA], PG_OID_JSONB, 1), "NULL", "rowops: no data");
-	CHECK_STR(element(&o.a[OPS_COLS], PG_OID_JSONB, 2), "{\"seq\":1,\"speaker\":\"agent\",\"data\":{\"x\":1}}",
+	CHECK_STR(element(&o.a[OPS_COLS], PG_OID_JSONB, 2),
+	    "{\"seq\":1,\"speaker\":\"agent\",\"data\":{\"x\":1}}",
 	    "rowops: a segment is its columns, data included");
 	CHECK_STR(element(&o.a[OPS_COLUMNS], PG_OID_JSONB, 0), "{\"status\":true,\"caller_number\":true}",
 	    "rowops: the names of the columns");
@@ -137,7 +141,8 @@ test_rowops(void)
 	row_ops_free(&o);
 
 	row_ops_begin(&o);
-	CHECK(row_ops_end(&o) && count(&o.a[OPS_TABLE]) == 0, "rowops: a batch without typed operations has none");
+	CHECK(row_ops_end(&o) && count(&o.a[OPS_TABLE]) == 0,
+	    "rowops: a batch without typed operations has none");
 	row_ops_free(&o);
 	json_object_put(d1);
 	json_object_put(d2);
