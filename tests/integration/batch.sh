@@ -226,6 +226,11 @@ for i in 2 5 8; do
 	[ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null && kills=$((kills + 1))
 done
 wait "$LOAD_PID"
+# A request answered 200 spooled is stored when the spool drains: wait for that before counting.
+spool_empty() { [ -z "$(ls -A "$T/spool" 2>/dev/null | grep '\.req$')" ]; }
+spooled_now=$(ls -A "$T/spool" 2>/dev/null | grep -c '\.req$')
+wait_until 60 spool_empty || diag "kill: the spool still holds $(ls -A "$T/spool" | grep -c '\.req$') files"
+diag "kill: $spooled_now deliveries were in the spool when the load ended"
 batches=$(($(metric callhook_batches_total) - b0))
 batched=$(($(metric callhook_batched_deliveries_total) - d0))
 diag "kill: $kills workers killed; $batched deliveries in $batches batches"
