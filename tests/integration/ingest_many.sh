@@ -165,30 +165,6 @@ rows = {
     'evF': [{'table': 'transcript_segments', 'external_id': 'x', 'event_time': t % 2,
              'cols': {'call_external_id': 'C1', 'seq': 99, 'speaker': 'agent', 'text': 'hel'}}],
 }
-def typed(order):
-    """The op_ arrays of ingest_batch() for the deliveries of `order`, and the rows left in JSON (rowops.h)."""
-    a = [[] for _ in range(11)]
-    json_rows = []
-    for i, x in enumerate(order):
-        ops = d[x][1]
-        if any(op['table'] == 'transcript_segments' and op.get('op') != 'replace_segments' for op in ops):
-            json_rows.append(json.dumps(ops))
-            continue
-        json_rows.append(None)
-        for n, op in enumerate(ops):
-            if op.get('op') == 'replace_segments':
-                parts = [(m + 1, seg, op['call_external_id'], None) for m, seg in enumerate(op['segments'])]
-            else:
-                parts = [(0, op.get('cols', {}), op.get('external_id'), op.get('data'))]
-            for m, cols, ext, data in parts:
-                vals = [str(i + 1), str(n + 1), str(m), op['table'], op.get('op', 'upsert'), ext, op.get('event_time'),
-                        None if 'is_test' not in op else str(op['is_test']).lower(), json.dumps(cols),
-                        None if data is None else json.dumps(data),
-                        json.dumps({c: True for c in cols if not (m > 0 and c == 'data')})]
-                for k, v in enumerate(vals):
-                    a[k].append(v)
-    types = ['integer'] * 3 + ['text'] * 4 + ['boolean'] + ['jsonb'] * 3
-    return json_rows, ', '.join(arr(v, t) for v, t in zip(a, types))
 out = open(sys.argv[1], 'w')
 out.write('CREATE TABLE public.ev_rows (event text PRIMARY KEY, rows jsonb);\n')
 for e, r in rows.items():
