@@ -105,12 +105,10 @@ batch_free(struct batch *b)
 	free(b);
 }
 
-/* What a delivery adds to the batch's arguments: its body and its rows (typed: at most about the body again). */
+/* What a delivery adds to the batch's arguments: its body and its rows, at most about the body again. */
 static size_t
 item_bytes(const struct item *it)
 {
-	if (it->in->rows != NULL)
-		return it->in->body_len + strlen(it->in->rows);
 	return it->in->row_ops != NULL ? 2 * it->in->body_len : it->in->body_len;
 }
 

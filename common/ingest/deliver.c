@@ -258,7 +258,6 @@ keep_as_error(struct sink *s, struct ingest *in, struct ingest_result *res, char
 	snprintf(msg, sizeof(msg), "could not store rows: SQLSTATE %s", s->sqlstate);
 	in->outcome = OUT_ERROR;
 	in->error = msg;
-	in->rows = NULL;
 	in->row_ops = NULL;
 	if (sink_ingest(s, in, res) != CH_OK)
 		return CH_ERR_DB_DOWN;

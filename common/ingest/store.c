@@ -290,9 +290,7 @@ read_result(const PGresult *r, int row, struct ingest_result *res)
 static const char *
 rows_text(const struct ingest *in)
 {
-	if (in->rows != NULL || in->row_ops == NULL)
-		return in->rows;
-	return json_object_to_json_string_ext(in->row_ops, JSON_OUT);
+	return in->row_ops != NULL ? json_object_to_json_string_ext(in->row_ops, JSON_OUT) : NULL;
 }
 
 /*
@@ -333,7 +331,7 @@ params_fill(struct ingest_params *p, const struct ingest *const *in, size_t n)
 		pg_array_begin(&p->a[k], oid[k], n);
 	row_ops_begin(&p->ops);
 	for (i = 0; i < n; i++) {
-		bool typed = in[i]->rows == NULL && in[i]->row_ops != NULL && row_ops_typed(in[i]->row_ops);
+		bool typed = in[i]->row_ops != NULL && row_ops_typed(in[i]->row_ops);
 		const char *v[INGEST_PARAMS] = { in[i]->source, in[i]->vendor, in[i]->event, in[i]->method,
 			in[i]->content_type, in[i]->query, in[i]->headers,
 			in[i]->body != NULL ? in[i]->body : "", in[i]->dedup_key, outcome_name(in[i]->outcome),

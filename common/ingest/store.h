@@ -17,8 +17,7 @@ struct ingest {
 	const char *dedup_key;
 	enum outcome outcome;        /* OUT_STORED, OUT_IGNORED or OUT_REJECTED */
 	const char *error;           /* for OUT_REJECTED */
-	const char *rows;            /* JSON array text, or NULL: then row_ops */
-	struct json_object *row_ops; /* the decoder's rows: typed when they can be (rowops.h), else JSON text */
+	struct json_object *row_ops; /* the decoder's rows or NULL; typed if they can be (rowops.h) */
 	const char *received_at;     /* timestamp text */
 	int budget_ms;               /* bound on store_ingest(), retries included; 0: delivery_budget_ms */
 };
