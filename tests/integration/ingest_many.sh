@@ -19,17 +19,18 @@ callhook_migrate || bail_out "migrate failed"
 python3 - "$T/orders.sql" <<'EOF'
 import itertools, json, sys
 t = '2026-01-01T10:%02d:00Z'
+u = '2026-01-01T10:%02d:00.000000Z'  # the form callhook sends, which ingest_batch() keeps as it is
 d = {
     'A': ('d1', [{'table': 'calls', 'external_id': 'C1', 'event_time': t % 0,
                   'cols': {'status': 'ringing', 'caller_number': '+15555550100'}, 'data': {'a': 1}}]),
-    'B': ('d2', [{'table': 'calls', 'external_id': 'C1', 'event_time': t % 5,
+    'B': ('d2', [{'table': 'calls', 'external_id': 'C1', 'event_time': u % 5,
                   'cols': {'status': 'completed', 'duration_s': 300}, 'data': {'b': 2}},
                  {'table': 'call_events', 'cols': {'event': 'ended'}}]),
     'C': ('d3', [{'table': 'calls', 'external_id': 'C1', 'event_time': t % 1,
                   'cols': {'status': 'in_progress', 'caller_number': '+15555550199'}, 'data': {'a': 3}},
-                 {'table': 'messages', 'external_id': 'M1', 'event_time': t % 1, 'cols': {'body': 'hi'}}]),
+                 {'table': 'messages', 'external_id': 'M1', 'event_time': u % 1, 'cols': {'body': 'hi'}}]),
     'D': ('d4', [{'table': 'transcript_segments', 'op': 'replace_segments', 'call_external_id': 'C1',
-                  'event_time': t % 6, 'segments': [{'seq': 1, 'speaker': 'agent', 'text': 'hello'},
+                  'event_time': u % 6, 'segments': [{'seq': 1, 'speaker': 'agent', 'text': 'hello'},
                                                     {'seq': 2, 'speaker': 'caller', 'text': 'hi'}]}]),
     'F': ('d5', [{'table': 'transcript_segments', 'external_id': 'x', 'event_time': t % 2,
                   'cols': {'call_external_id': 'C1', 'seq': 99, 'speaker': 'agent', 'text': 'hel'}}]),
@@ -64,14 +65,17 @@ def typed(order):
     types = ['integer'] * 3 + ['text'] * 4 + ['boolean'] + ['jsonb'] * 3
     return json_rows, ', '.join(arr(v, t) for v, t in zip(a, types))
 out = open(sys.argv[1], 'w')
-out.write('CREATE TABLE public.results (src text, pos int, event text, outcome text, prior text, notices int);\n')
+NOTICES = ("coalesce((SELECT string_agg(x::json->>'table', ',' ORDER BY k) "
+           "FROM unnest(r.notices) WITH ORDINALITY AS x(x, k)), '-')")
+# notices: the tables of a delivery's notices, in their order
+out.write('CREATE TABLE public.results (src text, pos int, event text, outcome text, prior text, notices text);\n')
 def batch(src, fn, events, keys, bodies, rows, recv, ops=''):
     """One batch of the deliveries through callhook.<fn>() under source src, its results kept."""
     n = len(events)
     out.write("INSERT INTO public.results SELECT '%s', r.ord, (%s)[r.ord], r.outcome, r.prior_outcome, "
-              "cardinality(r.notices) "
+              "%s "
               "FROM callhook.%s(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s%s) AS r;\n" % (
-        src, arr(events, 'text'), fn, arr([src] * n, 'text'), arr(['calltracker'] * n, 'text'), arr(events, 'text'),
+        src, arr(events, 'text'), NOTICES, fn, arr([src] * n, 'text'), arr(['calltracker'] * n, 'text'), arr(events, 'text'),
         arr(['POST'] * n, 'text'), arr(['application/json'] * n, 'text'), arr([''] * n, 'text'),
         arr(['{}'] * n, 'jsonb'), 'ARRAY[' + ', '.join("convert_to(%s, 'UTF8')" % lit(b) for b in bodies) + ']',
         arr(keys, 'text'), arr(['stored'] * n, 'text'), arr([None] * n, 'text'), arr(rows, 'jsonb'),
@@ -88,10 +92,10 @@ for k, order in enumerate(itertools.permutations('ABCDEF')):
     batch('t%d' % k, 'ingest_batch', events, keys, bodies, json_rows, recv, ', ' + ops)
     for i in range(n):
         out.write("INSERT INTO public.results SELECT 's%d', %d, %s, r.outcome, r.prior_outcome, "
-                  "cardinality(r.notices) "
+                  "%s "
                   "FROM callhook.ingest('s%d', 'calltracker', %s, 'POST', 'application/json', '', '{}', "
                   "convert_to(%s, 'UTF8'), %s, 'stored', NULL, %s, %s) AS r;\n" % (
-            k, i + 1, lit(events[i]), k, lit(events[i]), lit(bodies[i]), lit(keys[i]), lit(rows[i]), lit(recv[i])))
+            k, i + 1, lit(events[i]), NOTICES, k, lit(events[i]), lit(bodies[i]), lit(keys[i]), lit(rows[i]), lit(recv[i])))
 EOF
 PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -h "$T/pg" -U postgres -d callhook \
 	-f "$T/orders.sql" >"$T/orders.log" 2>&1
@@ -108,7 +112,7 @@ for m in m t; do
 	# then deleted by the transcript when sent in order; in a batch it is never written, so not announced.
 	is "$(sql "select count(*) || ' ' || coalesce(string_agg(distinct m.event || ':' || s.notices || '>' || m.notices, ','), '')
 		from public.results m join public.results s on s.src = 's' || substr(m.src, 2) and s.pos = m.pos
-		where m.src like '$m%' and m.notices <> s.notices")" "360 evF:1>0" \
+		where m.src like '$m%' and m.notices <> s.notices")" "360 evF:transcript_segments>-" \
 		"$m: notices: the same, but for the live turn sent before the final transcript (360 orders), not announced"
 done
 is "$(sql "select string_agg(outcome || '/' || coalesce(prior, '-'), ' ' order by outcome, prior)
@@ -247,11 +251,11 @@ is "$(sql "$(one '["not an object"]' k3)" | head -n 1)" 'ERROR:  callhook.ingest
 	"a row operation that is not an object raises the error ingest() raises"
 # Typed operations that are not plain go through the row-at-a-time code with their rows rebuilt in JSON: the
 # same errors, and a resend of a delivery kept as error is applied again.
-typed_one() { # KEY OP_TABLE OP_KIND OP_EXTERNAL_ID OP_COLS OP_COLUMNS [OUTCOME]: ingest_batch() of one delivery, one typed operation
+typed_one() { # KEY OP_TABLE OP_KIND OP_EXTERNAL_ID OP_COLS OP_COLUMNS [OUTCOME [EVENT_TIME]]: ingest_batch() of one delivery, one typed operation
 	echo "select outcome || '|' || coalesce(prior_outcome, '-') from callhook.ingest_batch(array['one'], array['calltracker'],
 		array['e'], array['POST'], array['application/json'], array[''], array['{}'::jsonb], array['x'::bytea],
 		array['$1'], array['${7:-stored}'], array[null::text], array[null::jsonb], array[now()], array[1], array[1],
-		array[0], array['$2'], array['$3'], array['$4'], array['2026-01-01T10:00:00Z'], array[false],
+		array[0], array['$2'], array['$3'], array['$4'], array['${8:-2026-01-01T10:00:00Z}'], array[false],
 		array['$5'::jsonb], array[null::jsonb], array['$6'::jsonb])"
 }
 is "$(sql "$(typed_one k5 calls upsert T1 '{"status": "completed", "caller_numbr": "+15555550100"}' \
@@ -276,6 +280,15 @@ is "$(sql "select status || '|' || duration_s from callhook.calls where source =
 	"completed|42" "typed: the resend's rows, rebuilt from its operations, are written"
 is "$(sql "select count(*) from callhook.calls where source = 'one' and external_id in ('T1', 'T2', 'T3')")" 0 \
 	"typed: nothing of the refused ones is written"
+# A new row's first event time ("*" in field_times): the event_time text when it has the form callhook sends,
+# the same instant formatted so when it has another.
+sql "$(typed_one k10 calls upsert T5 '{"status": "completed"}' '{"status": true}' stored '2026-01-01T10:00:00.250000Z')" >/dev/null
+sql "$(typed_one k11 calls upsert T6 '{"status": "completed"}' '{"status": true}' stored '2026-01-01 12:00:00.25+02')" >/dev/null
+sql "$(typed_one k12 calls upsert T7 '{"status": "completed"}' '{"status": true}' stored '2026-01-01 10:00:00.25')" >/dev/null
+is "$(sql "select string_agg(external_id || '=' || (field_times->>'*') || '/' || last_event_at, ' ' order by external_id)
+	from callhook.calls where source = 'one' and external_id in ('T5', 'T6', 'T7')")" \
+	"T5=2026-01-01T10:00:00.250000Z/2026-01-01 10:00:00.25+00 T6=2026-01-01T10:00:00.250000Z/2026-01-01 10:00:00.25+00 T7=2026-01-01T10:00:00.250000Z/2026-01-01 10:00:00.25+00" \
+	"typed: a new row's first event time, given in three forms, is kept in the one form"
 
 is "$(sql "select count(*) from callhook.ingest_many(array['one', 'one'], array['calltracker'], array['e'], array['POST'],
 	array['application/json'], array[''], array['{}'::jsonb], array['x'::bytea], array['k4'], array['stored'],
