@@ -1,6 +1,5 @@
 /* Row operations as typed arrays: see rowops.h. */
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "ingest/rowops.h"
@@ -138,40 +137,150 @@ put_text(struct pg_array *a, struct json_object *from, const char *key)
 	    v ? (size_t)json_object_get_string_len(v) : 0);
 }
 
-/* A jsonb element: object v in JSON, or NULL. */
-static void
-put_json(struct pg_array *a, struct json_object *v)
+/*
+ * How many bytes s[0..n-1] starts with that JSON takes as they are: none is '"',
+ * '\\' or a control character. Eight bytes at a time: a byte below 0x20, or one
+ * that is zero once xored with '"' or '\\', leaves its high bit set in
+ * (x - 0x01…) & ~x (or (x - 0x20…) & ~x), and only such a byte does.
+ */
+static size_t
+plain_run(const char *s, size_t n)
 {
-	const char *s = NULL;
-	size_t n = 0;
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	uint64_t w, q, b;
+	size_t k = 0;
 
-	if (v != NULL)
-		s = json_object_to_json_string_length(v, JSON_OUT, &n);
-	pg_array_bin(a, PG_OID_JSONB, s, n);
+	for (; k + 8 <= n; k += 8) {
+		memcpy(&w, s + k, 8);
+		q = w ^ ones * '"';
+		b = w ^ ones * '\\';
+		if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs)
+			break;
+	}
+	while (k < n && (unsigned char)s[k] >= 0x20 && s[k] != '"' && s[k] != '\\')
+		k++;
+	return k;
 }
 
-/* Appends s as a JSON string. */
+/* Appends s[0..n-1] as a JSON string. */
 static void
-put_string(struct pg_array *a, const char *s)
+put_string_n(struct pg_array *a, const char *s, size_t n)
 {
 	char esc[8];
 	size_t k;
 
 	pg_array_put(a, "\"", 1);
 	for (;;) {
-		for (k = 0; s[k] != '\0' && s[k] != '"' && s[k] != '\\' && (unsigned char)s[k] >= 0x20; k++)
-			;
+		k = plain_run(s, n);
 		pg_array_put(a, s, k);
-		if (s[k] == '\0')
+		if (k == n)
 			break;
-		if (s[k] == '"' || s[k] == '\\')
-			snprintf(esc, sizeof(esc), "\\%c", s[k]);
-		else
-			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned char)s[k]);
-		pg_array_put(a, esc, strlen(esc));
+		if (s[k] == '"' || s[k] == '\\') {
+			esc[0] = '\\';
+			esc[1] = s[k];
+			pg_array_put(a, esc, 2);
+		} else {
+			memcpy(esc, "\\u00", 4);
+			esc[4] = "0123456789abcdef"[(unsigned char)s[k] >> 4];
+			esc[5] = "0123456789abcdef"[s[k] & 15];
+			pg_array_put(a, esc, 6);
+		}
 		s += k + 1;
+		n -= k + 1;
 	}
 	pg_array_put(a, "\"", 1);
+}
+
+static void
+put_string(struct pg_array *a, const char *s)
+{
+	put_string_n(a, s, strlen(s));
+}
+
+/*
+ * Appends v in JSON. Containers, strings and integers are written here, straight
+ * into the array; json-c's writer built each value in a buffer of its own first.
+ * Other numbers go as json-c writes them (a parsed one keeps its text).
+ */
+static void
+put_value(struct pg_array *a, struct json_object *v)
+{
+	char digits[24];
+	const char *s;
+	size_t i, n;
+	int64_t x;
+	uint64_t u;
+
+	switch (json_object_get_type(v)) {
+	case json_type_null: pg_array_put(a, "null", 4); return;
+	case json_type_boolean:
+		if (json_object_get_boolean(v))
+			pg_array_put(a, "true", 4);
+		else
+			pg_array_put(a, "false", 5);
+		return;
+	case json_type_string:
+		put_string_n(a, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+		return;
+	case json_type_object:
+		n = 0;
+		pg_array_put(a, "{", 1);
+		json_object_object_foreach(v, key, member_value)
+		{
+			if (n++ > 0)
+				pg_array_put(a, ",", 1);
+			put_string(a, key);
+			pg_array_put(a, ":", 1);
+			put_value(a, member_value);
+		}
+		pg_array_put(a, "}", 1);
+		return;
+	case json_type_array:
+		pg_array_put(a, "[", 1);
+		for (i = 0, n = json_object_array_length(v); i < n; i++) {
+			if (i > 0)
+				pg_array_put(a, ",", 1);
+			put_value(a, json_object_array_get_idx(v, i));
+		}
+		pg_array_put(a, "]", 1);
+		return;
+	case json_type_int:
+		/* (INT64_MAX may stand for a larger unsigned value: json-c writes those) */
+		if ((x = json_object_get_int64(v)) != INT64_MAX) {
+			u = x < 0 ? 0 - (uint64_t)x : (uint64_t)x;
+			i = sizeof(digits);
+			do
+				digits[--i] = (char)('0' + u % 10);
+			while ((u /= 10) > 0);
+			if (x < 0)
+				digits[--i] = '-';
+			pg_array_put(a, digits + i, sizeof(digits) - i);
+			return;
+		}
+		/* FALLTHROUGH */
+	default: s = json_object_to_json_string_length(v, JSON_OUT, &n); pg_array_put(a, s, n);
+	}
+}
+
+void
+row_ops_json_text(struct pg_array *a, struct json_object *v)
+{
+	put_value(a, v);
+}
+
+void
+row_ops_json_element(struct pg_array *a, struct json_object *v)
+{
+	size_t at;
+
+	if (v == NULL) {
+		pg_array_bin(a, PG_OID_JSONB, NULL, 0);
+		return;
+	}
+	at = pg_array_elem_begin(a);
+	pg_array_put(a, "\1", 1); /* jsonb's format version, then the text */
+	put_value(a, v);
+	pg_array_elem_end(a, at);
 }
 
 /* The op_columns element: the names of the members of cols (may be NULL) but `skip`, as {"name": true, …}. */
@@ -222,10 +331,10 @@ put_op(struct row_ops *o, int d, int n, int m, struct json_object *op, struct js
 	put_text(&o->a[OPS_EVENT_TIME], op, "event_time");
 	pg_array_bool(&o->a[OPS_IS_TEST], is_test ? json_object_get_boolean(is_test) : -1);
 	if (cols != NULL)
-		put_json(&o->a[OPS_COLS], cols);
+		row_ops_json_element(&o->a[OPS_COLS], cols);
 	else
 		pg_array_bin(&o->a[OPS_COLS], PG_OID_JSONB, "{}", 2);
-	put_json(&o->a[OPS_DATA], segment ? NULL : member(op, "data"));
+	row_ops_json_element(&o->a[OPS_DATA], segment ? NULL : member(op, "data"));
 	put_columns(&o->a[OPS_COLUMNS], cols, skip);
 }
 

@@ -52,4 +52,12 @@ void row_ops_add(struct row_ops *o, int d, struct json_object *rows);
 bool row_ops_end(struct row_ops *o);
 void row_ops_free(struct row_ops *o);
 
+/*
+ * JSON text as rowops.c writes cols and data (json-c's writer builds each value
+ * in a buffer of its own first): v appended to a as text, or as an element of a
+ * binary jsonb array (NULL: a NULL element). a->failed when memory ran out.
+ */
+void row_ops_json_text(struct pg_array *a, struct json_object *v);
+void row_ops_json_element(struct pg_array *a, struct json_object *v);
+
 #endif

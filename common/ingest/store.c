@@ -286,13 +286,6 @@ read_result(const PGresult *r, int row, struct ingest_result *res)
 	res->prior = PQgetisnull(r, row, 2) ? OUT_STORED : outcome_from(PQgetvalue(r, row, 2));
 }
 
-/* The JSON text of in's rows, or NULL. */
-static const char *
-rows_text(const struct ingest *in)
-{
-	return in->row_ops != NULL ? json_object_to_json_string_ext(in->row_ops, JSON_OUT) : NULL;
-}
-
 /*
  * The arguments of callhook.ingest_batch(): 13 arrays with one element per
  * delivery, then the row operations (rowops.h); or those of callhook.ingest()
@@ -334,14 +327,17 @@ params_fill(struct ingest_params *p, const struct ingest *const *in, size_t n)
 		bool typed = in[i]->row_ops != NULL && row_ops_typed(in[i]->row_ops);
 		const char *v[INGEST_PARAMS] = { in[i]->source, in[i]->vendor, in[i]->event, in[i]->method,
 			in[i]->content_type, in[i]->query, in[i]->headers,
-			in[i]->body != NULL ? in[i]->body : "", in[i]->dedup_key, outcome_name(in[i]->outcome),
-			in[i]->error, typed ? NULL : rows_text(in[i]), in[i]->received_at };
+			in[i]->body != NULL ? in[i]->body : "", in[i]->dedup_key,
+			outcome_name(in[i]->outcome), in[i]->error, NULL, in[i]->received_at };
 
 		for (k = 0; k < INGEST_PARAMS - 1; k++)
-			pg_array_bin(&p->a[k], oid[k], v[k],
-			    k == 7           ? in[i]->body_len :
-				v[k] != NULL ? strlen(v[k]) :
-					       0);
+			if (k == 11)
+				row_ops_json_element(&p->a[k], typed ? NULL : in[i]->row_ops);
+			else
+				pg_array_bin(&p->a[k], oid[k], v[k],
+				    k == 7           ? in[i]->body_len :
+					v[k] != NULL ? strlen(v[k]) :
+						       0);
 		pg_array_quoted(&p->a[INGEST_PARAMS - 1], in[i]->received_at);
 		if (typed)
 			row_ops_add(&p->ops, (int)i + 1, in[i]->row_ops);
@@ -365,18 +361,30 @@ params_fill(struct ingest_params *p, const struct ingest *const *in, size_t n)
 	return true;
 }
 
-/* The arguments of callhook.ingest() for `in` (borrowed from it), the body binary. */
-static void
+/*
+ * The arguments of callhook.ingest() for `in` (borrowed from it but the rows'
+ * JSON text), the body binary; false when out of memory.
+ */
+static bool
 params_one(const struct ingest *in, struct ingest_params *p)
 {
 	const char *v[INGEST_PARAMS] = { in->source, in->vendor, in->event, in->method, in->content_type,
 		in->query, in->headers, in->body ? in->body : "", in->dedup_key, outcome_name(in->outcome),
-		in->error, rows_text(in), in->received_at };
+		in->error, NULL, in->received_at };
 
 	memset(p, 0, sizeof(*p));
+	if (in->row_ops != NULL) {
+		row_ops_json_text(&p->a[11], in->row_ops);
+		if (p->a[11].failed) {
+			params_free(p);
+			return false;
+		}
+		v[11] = p->a[11].p;
+	}
 	memcpy(p->v, v, sizeof(v));
 	p->len[7] = (int)in->body_len;
 	p->fmt[7] = 1;
+	return true;
 }
 
 /*
@@ -488,11 +496,9 @@ attempt_many(struct store *st, const struct ingest *const *in, size_t n, struct 
 
 	if (!bound_statements(st, left, f))
 		return false;
-	if (n == 1) {
-		params_one(in[0], &p);
-		r = PQexecPrepared(st->conn, "ingest_one", INGEST_PARAMS, p.v, p.len, p.fmt, 0);
-	} else if (params_fill(&p, in, n)) {
-		r = PQexecPrepared(st->conn, "ingest", BATCH_PARAMS, p.v, p.len, p.fmt, 0);
+	if (n == 1 ? params_one(in[0], &p) : params_fill(&p, in, n)) {
+		r = n == 1 ? PQexecPrepared(st->conn, "ingest_one", INGEST_PARAMS, p.v, p.len, p.fmt, 0) :
+			     PQexecPrepared(st->conn, "ingest", BATCH_PARAMS, p.v, p.len, p.fmt, 0);
 		params_free(&p);
 	} else {
 		*f = DB_DOWN; /* out of memory: spooled, as a lost connection is */

@@ -59,6 +59,117 @@ element(const struct pg_array *a, uint32_t oid, size_t k)
 	return out;
 }
 
+/* The data of a one-operation delivery whose data is `json`, as written into OPS_DATA. */
+static const char *
+data_text(struct row_ops *o, const char *json)
+{
+	char rows[512];
+	struct json_object *r;
+
+	snprintf(rows, sizeof(rows), "[{\"table\":\"calls\",\"external_id\":\"C\",\"data\":%s}]", json);
+	r = json_tokener_parse(rows);
+	row_ops_begin(o);
+	row_ops_add(o, 1, r);
+	json_object_put(r);
+	return row_ops_end(o) ? element(&o->a[OPS_DATA], PG_OID_JSONB, 0) : "(failed)";
+}
+
+/* Whether data `json` is written as JSON that reads back as the same value, and as `want` when not NULL. */
+static void
+check_data(const char *json, const char *want, const char *name)
+{
+	struct row_ops o;
+	struct json_object *in, *back;
+	const char *got = data_text(&o, json);
+	char full[512];
+
+	snprintf(full, sizeof(full), "{\"d\":%s}", json);
+	in = json_tokener_parse(full);
+	snprintf(full, sizeof(full), "{\"d\":%s}", got);
+	back = json_tokener_parse(full);
+	CHECK(in != NULL && back != NULL && json_object_equal(in, back), name);
+	if (want != NULL)
+		CHECK_STR(got, want, name);
+	json_object_put(in);
+	json_object_put(back);
+	row_ops_free(&o);
+}
+
+/* The JSON text of cols and data: written by rowops.c itself, numbers but integers as json-c writes them. */
+static void
+check_json_text(void)
+{
+	check_data("{\"a\":[1,-2,[],{}],\"b\":{\"c\":null,\"d\":true,\"e\":false}}",
+	    "{\"a\":[1,-2,[],{}],\"b\":{\"c\":null,\"d\":true,\"e\":false}}",
+	    "rowops: objects, arrays, null and booleans");
+	check_data("{\"q\":\"say \\\"hi\\\" \\\\ done\"}", "{\"q\":\"say \\\"hi\\\" \\\\ done\"}",
+	    "rowops: a quote and a backslash are escaped");
+	check_data("{\"c\":\"a\\nb\\tc\\u0001\"}", "{\"c\":\"a\\u000ab\\u0009c\\u0001\"}",
+	    "rowops: control characters are escaped");
+	check_data("{\"u\":\"caf\\u00e9 \u263a /\"}", "{\"u\":\"caf\u00e9 \u263a /\"}",
+	    "rowops: other characters, and the slash, go as they are (UTF-8)");
+	check_data("{\"k \\\"x\\\"\":1}", "{\"k \\\"x\\\"\":1}", "rowops: keys are escaped too");
+	check_data("[0,7,-1,9223372036854775807,-9223372036854775808]",
+	    "[0,7,-1,9223372036854775807,-9223372036854775808]", "rowops: integers, the largest and smallest");
+	check_data("[18446744073709551615]", "[18446744073709551615]",
+	    "rowops: an unsigned integer past the largest signed one, as json-c writes it");
+	check_data("[1.5,-0.25,1e300,2.50]", "[1.5,-0.25,1e300,2.50]", "rowops: other numbers keep their text");
+	check_data("\"just a string\"", "\"just a string\"", "rowops: data that is not an object");
+
+	/* each character JSON escapes, at every place in a string of 20 (the scan goes eight bytes at a time) */
+	{
+		static const char special[] = { '"', '\\', '\n', '\1', '\x1f' };
+		char str[21], want[40], json[48];
+		size_t c, at, i, k;
+		struct json_object *v;
+		struct pg_array text;
+		int bad = 0;
+
+		for (c = 0; c < sizeof(special); c++)
+			for (at = 0; at < 20; at++) {
+				memset(str, 'x', 20);
+				str[20] = '\0';
+				str[at] = special[c];
+				for (i = k = 0; i < 20; i++)
+					if (str[i] == '"' || str[i] == '\\')
+						k += (size_t)snprintf(want + k, sizeof(want) - k, "\\%c",
+						    str[i]);
+					else if ((unsigned char)str[i] < 0x20)
+						k += (size_t)snprintf(want + k, sizeof(want) - k, "\\u%04x",
+						    (unsigned char)str[i]);
+					else
+						want[k++] = str[i];
+				want[k] = '\0';
+				snprintf(json, sizeof(json), "\"%s\"", want);
+				memset(&text, 0, sizeof(text));
+				v = json_object_new_string(str);
+				row_ops_json_text(&text, v);
+				if (text.failed || strcmp(text.p, json) != 0) {
+					bad++;
+					printf("#   character %u at %zu: %s\n", (unsigned)special[c], at,
+					    text.failed ? "(failed)" : text.p);
+				}
+				pg_array_free(&text);
+				json_object_put(v);
+			}
+		CHECK(bad == 0,
+		    "rowops: each escaped character, at each of 20 places in a string, escaped once");
+	}
+
+	{
+		struct pg_array text = { 0 };
+		struct json_object *rows =
+		    json_tokener_parse("[{\"table\":\"calls\",\"cols\":{\"a\":\"x\\\"y\"}}, null]");
+
+		row_ops_json_text(&text, rows);
+		CHECK_STR(text.failed ? "(failed)" : text.p,
+		    "[{\"table\":\"calls\",\"cols\":{\"a\":\"x\\\"y\"}},null]",
+		    "rowops: rows as JSON text, for callhook.ingest()");
+		pg_array_free(&text);
+		json_object_put(rows);
+	}
+}
+
 void
 test_rowops(void)
 {
@@ -146,4 +257,6 @@ test_rowops(void)
 	row_ops_free(&o);
 	json_object_put(d1);
 	json_object_put(d2);
+
+	check_json_text();
 }
