@@ -23,6 +23,18 @@ enum { PG_OID_BOOL = 16, PG_OID_BYTEA = 17, PG_OID_INT4 = 23, PG_OID_TEXT = 25, 
 /* Appends n raw bytes. */
 void pg_array_put(struct pg_array *a, const void *s, size_t n);
 
+/* Appends one byte: pg_array_put() without a call while there is room. */
+static inline void
+pg_array_putc(struct pg_array *a, char c)
+{
+	if (a->len + 2 <= a->cap) {
+		a->p[a->len++] = c;
+		a->p[a->len] = '\0';
+	} else {
+		pg_array_put(a, &c, 1);
+	}
+}
+
 /* Starts a binary array of n elements of type oid: one dimension, from 1. */
 void pg_array_begin(struct pg_array *a, uint32_t oid, size_t n);
 

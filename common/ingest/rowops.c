@@ -169,7 +169,7 @@ put_string_n(struct pg_array *a, const char *s, size_t n)
 	char esc[8];
 	size_t k;
 
-	pg_array_put(a, "\"", 1);
+	pg_array_putc(a, '"');
 	for (;;) {
 		k = plain_run(s, n);
 		pg_array_put(a, s, k);
@@ -188,7 +188,7 @@ put_string_n(struct pg_array *a, const char *s, size_t n)
 		s += k + 1;
 		n -= k + 1;
 	}
-	pg_array_put(a, "\"", 1);
+	pg_array_putc(a, '"');
 }
 
 static void
@@ -224,25 +224,25 @@ put_value(struct pg_array *a, struct json_object *v)
 		return;
 	case json_type_object:
 		n = 0;
-		pg_array_put(a, "{", 1);
+		pg_array_putc(a, '{');
 		json_object_object_foreach(v, key, member_value)
 		{
 			if (n++ > 0)
-				pg_array_put(a, ",", 1);
+				pg_array_putc(a, ',');
 			put_string(a, key);
-			pg_array_put(a, ":", 1);
+			pg_array_putc(a, ':');
 			put_value(a, member_value);
 		}
-		pg_array_put(a, "}", 1);
+		pg_array_putc(a, '}');
 		return;
 	case json_type_array:
-		pg_array_put(a, "[", 1);
+		pg_array_putc(a, '[');
 		for (i = 0, n = json_object_array_length(v); i < n; i++) {
 			if (i > 0)
-				pg_array_put(a, ",", 1);
+				pg_array_putc(a, ',');
 			put_value(a, json_object_array_get_idx(v, i));
 		}
-		pg_array_put(a, "]", 1);
+		pg_array_putc(a, ']');
 		return;
 	case json_type_int:
 		/* (INT64_MAX may stand for a larger unsigned value: json-c writes those) */
@@ -297,12 +297,12 @@ put_columns(struct pg_array *a, struct json_object *cols, const char *skip)
 			if (skip != NULL && !strcmp(key, skip))
 				continue;
 			if (n++ > 0)
-				pg_array_put(a, ",", 1);
+				pg_array_putc(a, ',');
 			put_string(a, key);
 			pg_array_put(a, ":true", 5);
 		}
 	}
-	pg_array_put(a, "}", 1);
+	pg_array_putc(a, '}');
 	pg_array_elem_end(a, at);
 }
 
