@@ -31,6 +31,8 @@
 	"$24::jsonb[]) ORDER BY ord"
 #define INGEST_PARAMS 13 /* per delivery; then OPS_ARRAYS of row operations */
 #define BATCH_PARAMS (INGEST_PARAMS + OPS_ARRAYS)
+/* The places (0-based) of the body and of the rows among the INGEST_PARAMS. */
+enum { PARAM_BODY = 7, PARAM_ROWS = 11 };
 /* A lone delivery: callhook.ingest(), which gives the same result as ingest_many() of one, in fewer steps. */
 #define INGEST_ONE_SQL \
 	"SELECT delivery_id, outcome, prior_outcome, notices FROM callhook.ingest($1, $2, $3, $4, $5, $6, " \
@@ -331,11 +333,11 @@ params_fill(struct ingest_params *p, const struct ingest *const *in, size_t n)
 			outcome_name(in[i]->outcome), in[i]->error, NULL, in[i]->received_at };
 
 		for (k = 0; k < INGEST_PARAMS - 1; k++)
-			if (k == 11)
+			if (k == PARAM_ROWS)
 				row_ops_json_element(&p->a[k], typed ? NULL : in[i]->row_ops);
 			else
 				pg_array_bin(&p->a[k], oid[k], v[k],
-				    k == 7           ? in[i]->body_len :
+				    k == PARAM_BODY  ? in[i]->body_len :
 					v[k] != NULL ? strlen(v[k]) :
 						       0);
 		pg_array_quoted(&p->a[INGEST_PARAMS - 1], in[i]->received_at);
@@ -374,16 +376,16 @@ params_one(const struct ingest *in, struct ingest_params *p)
 
 	memset(p, 0, sizeof(*p));
 	if (in->row_ops != NULL) {
-		row_ops_json_text(&p->a[11], in->row_ops);
-		if (p->a[11].failed) {
+		row_ops_json_text(&p->a[PARAM_ROWS], in->row_ops);
+		if (p->a[PARAM_ROWS].failed) {
 			params_free(p);
 			return false;
 		}
-		v[11] = p->a[11].p;
+		v[PARAM_ROWS] = p->a[PARAM_ROWS].p;
 	}
 	memcpy(p->v, v, sizeof(v));
-	p->len[7] = (int)in->body_len;
-	p->fmt[7] = 1;
+	p->len[PARAM_BODY] = (int)in->body_len;
+	p->fmt[PARAM_BODY] = 1;
 	return true;
 }
 
