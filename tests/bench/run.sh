@@ -63,6 +63,7 @@ BENCH_BIG_SECONDS=${BENCH_BIG_SECONDS:-10}
 BENCH_RSS_REQUESTS=${BENCH_RSS_REQUESTS:-100000}    # requests between the two worker RSS readings
 BENCH_RSS_MAX_SECONDS=${BENCH_RSS_MAX_SECONDS:-150}
 BENCH_PROFILE_REQUESTS=${BENCH_PROFILE_REQUESTS:-2000}
+BENCH_PROFILE_CONNS=${BENCH_PROFILE_CONNS:-1}  # connections under callgrind: 1, lone deliveries; more, batches
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-$((BENCH_GROWTH_DELIVERIES > 0 ? 2700 : 900))}  # the whole run, in seconds
 BENCH_MAX_FOREIGN=${BENCH_MAX_FOREIGN:-15}  # a load where other processes or hypervisor steal took more than this %
 BENCH_RETRIES=${BENCH_RETRIES:-2}           # of the CPU time is repeated, at most this many times (and only in the
@@ -945,7 +946,7 @@ profile() {
 		ZEROED=0
 		say "bench: callgrind_control -z failed ($(tail -n 1 "$T/cgctl.log")): counts include start-up and warm-up"
 	fi
-	wrk_run cg "$NGINX_PORT" 0 "$n" 1 1 all "$CALLHOOK_PID" || exit 1
+	wrk_run cg "$NGINX_PORT" 0 "$n" "$BENCH_PROFILE_CONNS" 1 all "$CALLHOOK_PID" || exit 1
 	local served=$(( $(kv responses "$LAST") + (ZEROED ? 0 : 60) ))
 	callhook_stop
 	cg=$T/callgrind.out.$worker
@@ -955,7 +956,7 @@ profile() {
 	report "callhook benchmark: profile, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)"
 	report "$(machine_line)"
 	report ""
-	report "callgrind, one callhook worker, $served requests of the mix (every vendor, bodies ~1 KB)$([ "$ZEROED" = 1 ] && echo ', counted after a 60-request warm-up'):"
+	report "callgrind, one callhook worker, $served requests of the mix (every vendor, bodies ~1 KB) over $BENCH_PROFILE_CONNS connection(s)$([ "$ZEROED" = 1 ] && echo ', counted after a 60-request warm-up'):"
 	report "  total Ir $total = $ir instructions per request"
 	report ""
 	report "instructions per request by library (self cost):"
