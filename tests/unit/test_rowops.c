@@ -87,9 +87,9 @@ check_data(const char *json, const char *want, const char *name)
 	in = json_tokener_parse(full);
 	snprintf(full, sizeof(full), "{\"d\":%s}", got);
 	back = json_tokener_parse(full);
-	CHECK(in != NULL && back != NULL && json_object_equal(in, back), name);
+	CHECK(in != NULL && back != NULL && json_object_equal(in, back), "%s", name);
 	if (want != NULL)
-		CHECK_STR(got, want, name);
+		CHECK_STR(got, want, "%s", name);
 	json_object_put(in);
 	json_object_put(back);
 	row_ops_free(&o);
