@@ -306,8 +306,8 @@ wal_since_mark() {
 cpu_us() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { v = 0; if (n > 0) v = t * 1e6 / hz / n; printf "%.0f", v }'; }
 
 # pgbench_run NAME SCRIPT: pgbench for BENCH_SECONDS; $LAST = "BENCH tps=… p50_ms=… p99_ms=… xacts=… failed=…".
-pgbench_run() {
-	local name=$1 script=$2 args=() before after out
+pgbench_run() { # pgbench_run NAME SCRIPT [PER]: PER deliveries per transaction (1 by default) are counted
+	local name=$1 script=$2 per=${3:-1} args=() before after out
 	out=$T/pgbench.$name.out
 	mapfile -d '' -t args <"$T/pgbench.vars"
 	rm -f "$T/pgb.$name".*
@@ -333,7 +333,8 @@ pgbench_run() {
 	lat=$(cat "$T/pgb.$name".* | awk '{ print $3 }' | sort -n | awk '{ v[NR] = $1 }
 		END { printf "p50_ms=%.3f p99_ms=%.3f", v[int(NR * 0.5) + 1] / 1e3, v[int(NR * 0.99) + 1] / 1e3 }')
 	client=$(awk '/^CLIENT_CPU/ { printf "%d", ($2 + $3) * 100 }' "$T/pgbench.$name.time")
-	LAST="BENCH rps=$tps $lat responses=${xacts:-0} ok=${xacts:-0} failed=$failed"
+	xacts=$((${xacts:-0} * per))
+	LAST="BENCH rps=$(awk -v t="$tps" -v p="$per" 'BEGIN { printf "%.1f", t * p }') $lat responses=$xacts ok=$xacts failed=$failed"
 	LAST_CPU=$(awk -v a="$before" -v b="$after" -v c="${client:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN {
 		split(a, x, " "); split(b, y, " ")
 		printf "%d 0 0 %d %d %d\n", y[1] - x[1], y[5] - x[5], c * hz / 100, y[2] - x[2] }')
@@ -389,6 +390,51 @@ capture_ingest_args() {
 	EOF
 }
 
+# rows_script: $T/rows.sql, the pgbench script of pgb_rows. The delivery capture_ingest_args posted (the only
+# one with the Call Tracker id 59179: the mix rewrites it) and the call row it made are kept in bench.proto_delivery and bench.proto_call; each transaction inserts ROWS_PER copies
+# of both and their dedup keys with plain INSERTs, as new rows with new ids (the id in the body, the data and
+# the key replaced, as ingest.sql does). Nothing else: no checks, merges, field times or notices. What that
+# costs PostgreSQL is the floor under any way of writing these rows, set against callhook's own cost.
+ROWS_PER=8
+
+# copied_columns TABLE "NAME...": "p.a, p.b, …", TABLE's columns but the NAMEs and generated ones
+copied_columns() {
+	sql "select string_agg('p.' || quote_ident(attname), ', ' order by attnum) from pg_attribute
+	      where attrelid = '$1'::regclass and attnum > 0 and not attisdropped and attgenerated = ''
+	        and attname <> all (string_to_array('$2', ' '))"
+}
+
+rows_script() {
+	local dcols ccols
+	_psql callhook -v ON_ERROR_STOP=1 >/dev/null <<-'EOF' || return 1
+		DROP TABLE IF EXISTS bench.proto_delivery, bench.proto_call;
+		CREATE TABLE bench.proto_delivery AS SELECT * FROM callhook.deliveries
+		 WHERE strpos(convert_from(body, 'UTF8'), '"id": 59179') > 0;
+		CREATE TABLE bench.proto_call AS SELECT * FROM callhook.calls WHERE external_id = '59179';
+		GRANT SELECT ON bench.proto_delivery, bench.proto_call TO callhook_w;
+	EOF
+	[ "$(sql "select (select count(*) from bench.proto_delivery) || ' ' || (select count(*) from bench.proto_call)")" = "1 1" ] ||
+		{ say "bench: the captured delivery and its call are not in the tables"; return 1; }
+	dcols=$(copied_columns callhook.deliveries "id received_at dedup_key body body_sha256") || return 1
+	ccols=$(copied_columns callhook.calls "id external_id data first_seen_at last_event_at") || return 1
+	cat >"$T/rows.sql" <<-EOF
+		-- pgbench script (tests/bench/run.sh rows_script): $ROWS_PER copies of one delivery and its call, plain INSERTs
+		\set n random(1, 900000000000000)
+		WITH s AS (SELECT :n::bigint * $ROWS_PER + g AS k FROM generate_series(0, $((ROWS_PER - 1))) AS g),
+		     d AS (INSERT INTO callhook.deliveries (id, received_at, dedup_key, body, body_sha256, ${dcols//p./})
+		           SELECT nextval('callhook.deliveries_id_seq'), now(), p.event || ':' || s.k, b.body, sha256(b.body), $dcols
+		             FROM s CROSS JOIN bench.proto_delivery AS p
+		            CROSS JOIN LATERAL (SELECT convert_to(replace(convert_from(p.body, 'UTF8'), :id, s.k::text), 'UTF8')
+		                                AS body) AS b
+		           RETURNING id, source, dedup_key, received_at),
+		     k AS (INSERT INTO callhook.delivery_keys (source, key_hash, delivery_id, received_at)
+		           SELECT d.source, callhook.dedup_hash(d.dedup_key), d.id, d.received_at FROM d)
+		INSERT INTO callhook.calls (external_id, data, first_seen_at, last_event_at, ${ccols//p./})
+		SELECT s.k::text, replace(p.data::text, :id, s.k::text)::jsonb, now(), now(), $ccols
+		  FROM s CROSS JOIN bench.proto_call AS p;
+	EOF
+}
+
 # growth_write VACUUM TABLES PSQL_ARGS...: growth.sql with -v table=T for each T of TABLES in turn, in two
 # sessions at once (parts 1 and 2 of 2), with PSQL_ARGS (more -v NAME=VALUE); then VACUUM (ANALYZE) the
 # tables VACUUM and CHECKPOINT.
@@ -427,7 +473,7 @@ growth_fill_lean() {
 
 declare -A RPS P50 P99 OKS CPU_APP CPU_NGX CPU_PG CPU_CLI CPU_BUSY CPU_OTHER BODY LOST FOREIGN STEAL WALB
 REPEATED=0
-TARGETS=(nginx200 baseline callhook nokeep baseline_keep pgb_ingest pgb_merge pgb_insert)
+TARGETS=(nginx200 baseline callhook nokeep baseline_keep pgb_ingest pgb_merge pgb_insert pgb_rows)
 # shellcheck disable=SC2206
 [ -n "${BENCH_TARGETS:-}" ] && TARGETS=($BENCH_TARGETS)
 declare -A LABEL=(
@@ -439,6 +485,7 @@ declare -A LABEL=(
 	[pgb_ingest]="pgbench callhook.ingest()"
 	[pgb_merge]="pgbench ingest(), known calls"
 	[pgb_insert]="pgbench single INSERT"
+	[pgb_rows]="pgbench plain INSERTs of its rows"
 	[near]="nginx → callhook, empty, beside growth"
 	[growth]="nginx → callhook, existing calls"
 	[growth10]="nginx → callhook, 10 M deliveries"
@@ -549,7 +596,7 @@ one() { # one TARGET ROUND: measure TARGET once, again when other jobs disturbed
 check_stored_of() {
 	case $1 in
 	baseline | baseline@* | baseline_keep | pgb_insert) check_stored "$1" bench.baseline ;;
-	callhook | callhook@* | nokeep | near | pgb_ingest | pgb_merge | big) check_stored "$1" callhook.deliveries ;;
+	callhook | callhook@* | nokeep | near | pgb_ingest | pgb_merge | pgb_rows | big) check_stored "$1" callhook.deliveries ;;
 	growth | growth10) check_stored "$1" callhook.deliveries "$before_rows" ;;
 	esac
 }
@@ -576,6 +623,7 @@ one_try() { # one_try TARGET ROUND: one load of TARGET on empty tables
 	pgb_ingest) pgbench_run "$t.$round" "$BENCH/ingest.sql" ;;
 	pgb_merge) pgbench_run "$t.$round" "$BENCH/merge.sql" ;;
 	pgb_insert) pgbench_run "$t.$round" "$BENCH/insert.sql" ;;
+	pgb_rows) pgbench_run "$t.$round" "$T/rows.sql" "$ROWS_PER" ;;
 	*) wrk_target "$t" "$t.$round" "$BENCH_SECONDS" "$BENCH_CONNS" ;;
 	esac || return 1
 	# a keep_conn run of baseline.c can leave its workers pinned to idle connections: the next load starts afresh
@@ -721,6 +769,7 @@ main_bench() {
 	say "bench: $MODE run, $BENCH_ROUNDS round(s) of ${BENCH_SECONDS}s per target, wrk -t$BENCH_THREADS -c$BENCH_CONNS, sweep -c ${BENCH_SWEEP:-(none)} (${BENCH_SWEEP_SECONDS}s), $BENCH_WORKERS workers, temp dir $T"
 	smoke || exit 1
 	capture_ingest_args "$NGINX_PORT" >&2 || { say "bench: could not capture callhook.ingest() arguments"; exit 1; }
+	rows_script || { say "bench: could not write the pgbench script of the plain rows"; exit 1; }
 
 	# 1. Interleaved rounds.
 	for round in $(seq 1 "$BENCH_ROUNDS"); do
@@ -863,6 +912,13 @@ make_report() {
 	report ""
 	report "ratios: callhook/pgbench-ingest = $ratio_pg, callhook/baseline = $ratio_base, callhook/pgbench-insert = $(ratio "$ch" "$pgins"), callhook/nginx-return-200 = $(ratio "$ch" "$(median ${RPS[nginx200]})")"
 	# shellcheck disable=SC2086
+	if [ -n "${CPU_PG[pgb_rows]:-}" ] && [ -n "${CPU_PG[callhook]:-}" ]; then
+		# shellcheck disable=SC2086
+		local pg_ch pg_rows
+		pg_ch=$(median ${CPU_PG[callhook]})
+		pg_rows=$(median ${CPU_PG[pgb_rows]})
+		report "PostgreSQL CPU per delivery: callhook $(f0 "$pg_ch") µs; the rows it writes for one delivery (the delivery, its key, its call) inserted plainly, $ROWS_PER per transaction, $(f0 "$pg_rows") µs, $(ratio "$pg_rows" "$pg_ch") of it: the floor under any SQL that writes these rows"
+	fi
 	report "keep_conn: callhook $(f0 "$ch") req/s, p99 $(f2 "$p99") ms as shipped (fastcgi_keep_conn on, keepalive 4) vs $(f0 "$nokeep") req/s, p99 $(f2 "$(median ${P99[nokeep]})") ms with a connection per request: ratio $(ratio "$ch" "$nokeep") ($(awk -v a="$ch" -v b="$nokeep" 'BEGIN { w = "no difference"; if (a > b * 1.02) w = "keep_conn is faster"; if (a < b * 0.98) w = "keep_conn is slower"; print w }')); baseline.c $(f0 "$(median ${RPS[baseline_keep]})") vs $(f0 "$base") req/s (ratio $(ratio "$(median ${RPS[baseline_keep]})" "$base"))"
 	report "keep_conn with one connection for 3 s: callhook answered $(kv responses "$PROBE_CH") requests, $(kv inflight "$PROBE_CH") left unanswered (max latency $(f2 "$(kv max_ms "$PROBE_CH")") ms); baseline.c answered $(kv responses "$PROBE_BASE"), $(kv inflight "$PROBE_BASE") unanswered"
 	report "worker RSS (callhook, $BENCH_CALLHOOK_WORKERS workers, pid:VmRSS kB:RssAnon kB): after 2,000 requests: $RSS0"

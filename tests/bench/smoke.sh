@@ -50,11 +50,12 @@ all_stored() {
 
 for label in "nginx return 200" "nginx → baseline.c (1 INSERT)" "nginx → callhook " "nginx → callhook, keep_conn off" \
 	"pgbench callhook.ingest()" "pgbench ingest(), known calls" "pgbench single INSERT" \
-	"nginx → callhook, existing calls" "nginx → callhook, big bodies"; do
+	"pgbench plain INSERTs of its rows" "nginx → callhook, existing calls" "nginx → callhook, big bodies"; do
 	check "measures '${label% }'" measured "$label"
 done
 for label in "nginx → baseline.c (1 INSERT)" "nginx → callhook " "pgbench callhook.ingest()" \
-	"pgbench ingest(), known calls" "nginx → callhook, existing calls" "nginx → callhook, big bodies"; do
+	"pgbench ingest(), known calls" "pgbench plain INSERTs of its rows" "nginx → callhook, existing calls" \
+	"nginx → callhook, big bodies"; do
 	check "every acknowledged request of '${label% }' is in the database" all_stored "$label"
 done
 # swept CONNS: the sweep line of CONNS connections has callhook's and the baseline's req/s, p50 and p99, their
@@ -68,6 +69,8 @@ done
 check "prints p50 at 1 connection" grep -qE '^  p50 at 1 connection .* [0-9.]+ ms' "$table"
 check "prints the ratios to pgbench and to the baseline" \
 	grep -qE '^ratios: callhook/pgbench-ingest = [0-9.]+, callhook/baseline = [0-9.]+' "$table"
+check "sets callhook's PostgreSQL CPU per delivery against the plain INSERTs of its rows" \
+	grep -qE '^PostgreSQL CPU per delivery: callhook [0-9]+ µs; .* inserted plainly, 8 per transaction, [0-9]+ µs, [0-9.]+ of it' "$table"
 check "reads the workers' RSS twice" grep -qE '^ +after [0-9]+ more .*[0-9]+:[0-9]+:[0-9]+' "$table"
 check "prints WAL per request" grep -qE '^WAL per request .*nginx → callhook [0-9]+' "$table"
 check "reports every target as met or MISSED" \
