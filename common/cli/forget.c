@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "core/convert.h"
 #include "core/db.h"
 #include "core/digest.h"
+#include "cli/args.h"
 #include "cli/forget.h"
 #include "ingest/spool.h"
 #include "vendors/vendor.h"
@@ -475,43 +475,16 @@ forget_all(PGconn *conn, struct run *run)
 	return true;
 }
 
-static int
-parse_args(int argc, char **argv, const char **number, bool *dry_run)
-{
-	static const struct option longopts[] = {
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
-
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "n", longopts, NULL)) != -1) {
-		if (ch != 'n')
-			goto usage;
-		*dry_run = true;
-	}
-	if (optind + 1 != argc)
-		goto usage;
-	*number = argv[optind];
-	return 0;
-usage:
-	fprintf(stderr, "usage: callhook forget NUMBER [--dry-run]\n");
-	return -1;
-}
-
 static PGconn *
 connect_owner(const struct config *cfg)
 {
-	const char *keys[] = { "dbname", "fallback_application_name", NULL };
-	const char *vals[] = { cfg->migrate_conninfo ? cfg->migrate_conninfo : cfg->conninfo,
-		"callhook-forget", NULL };
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	const struct db_params p = { .conninfo = cfg->migrate_conninfo ? cfg->migrate_conninfo : cfg->conninfo,
+		.app = "callhook-forget" };
+	char why[512];
+	PGconn *conn = db_connect(&p, why, sizeof(why));
 
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "callhook: could not connect to the database: %s", PQerrorMessage(conn));
-		PQfinish(conn);
-		return NULL;
-	}
+	if (conn == NULL)
+		fprintf(stderr, "callhook: could not connect to the database: %s", why);
 	return conn;
 }
 
@@ -546,14 +519,13 @@ int
 forget_main(const struct config *cfg, int argc, char **argv)
 {
 	struct run run = { .dry_run = false };
-	const char *number = NULL;
 	char e164[17];
 	PGconn *conn = NULL;
-	int lock = -2, rc = 1;
+	int lock = -2, rc = 1, arg;
 
-	if (parse_args(argc, argv, &number, &run.dry_run) != 0)
+	if ((arg = args_dry_run(argc, argv, 1, &run.dry_run, "callhook forget NUMBER [--dry-run]")) < 0)
 		return 2;
-	if (!prepare(cfg, number, e164, &run))
+	if (!prepare(cfg, argv[arg], e164, &run))
 		goto err;
 	if ((lock = lock_spool(cfg->spool_dir)) == -1)
 		goto err;

@@ -3,7 +3,6 @@
  * partitions of deliveries older than keep_deliveries, through callhook.prune()
  * (sql/008_partitions.sql); and the hourly creation of the partitions ahead.
  */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "cli/args.h"
 #include "cli/prune.h"
 
 #define PRUNE_SQL "SELECT item, n FROM callhook.prune($1::integer, $2::integer, $3::boolean)"
@@ -80,29 +80,6 @@ prune_rows(PGconn *conn, const struct config *cfg, bool dry_run)
 	return ok;
 }
 
-static int
-parse_args(int argc, char **argv, bool *dry_run)
-{
-	static const struct option longopts[] = {
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
-
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "n", longopts, NULL)) != -1) {
-		if (ch != 'n')
-			goto usage;
-		*dry_run = true;
-	}
-	if (optind != argc)
-		goto usage;
-	return 0;
-usage:
-	fprintf(stderr, "usage: callhook prune [--dry-run]\n");
-	return -1;
-}
-
 int
 prune_main(const struct config *cfg, int argc, char **argv)
 {
@@ -112,7 +89,7 @@ prune_main(const struct config *cfg, int argc, char **argv)
 	char why[512];
 	PGconn *conn;
 
-	if (parse_args(argc, argv, &dry_run) != 0)
+	if (args_dry_run(argc, argv, 0, &dry_run, "callhook prune [--dry-run]") < 0)
 		return 2;
 	if ((conn = db_connect(&p, why, sizeof(why))) == NULL) {
 		fprintf(stderr, "callhook: could not connect to the database: %s", why);

@@ -281,8 +281,25 @@ else
 	diag "not root: serve's refusal to run as root is not checked"
 fi
 
+# --- forget and prune: their arguments (read before anything connects) ------------------------------------
+for args in "forget" "forget 770-555-5555 770-555-5556" "forget --bogus 770-555-5555" "prune extra" "prune --bogus"; do
+	# shellcheck disable=SC2086  # the words of args are separate arguments
+	run -c "$conf" $args
+	is "$RC" 2 "$args: exit status 2"
+	case $args in
+	forget*) has_line "usage: callhook forget NUMBER [--dry-run]" "$args: forget's usage" ;;
+	prune*) has_line "usage: callhook prune [--dry-run]" "$args: prune's usage" ;;
+	esac
+done
+
 # --- the database goes away -------------------------------------------------------------------------------
 pg_stop
+run -c "$conf" forget --dry-run 770-555-5555
+is "$RC" 1 "forget exits 1 when the database is unreachable"
+like "$OUT" "callhook: could not connect to the database: " "forget says it could not connect"
+run -c "$conf" prune --dry-run
+is "$RC" 1 "prune exits 1 when the database is unreachable"
+like "$OUT" "callhook: could not connect to the database: " "prune says it could not connect"
 run -c "$conf" check
 ok '[ "$RC" -ne 0 ]' "check exits non-zero when the database is unreachable"
 run -c "$conf" migrate
