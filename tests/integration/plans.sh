@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2016,SC2119,SC2317  # ok takes code in single quotes; write_config takes optional arguments; flushed runs through wait_until
+# shellcheck disable=SC2016,SC2119,SC2317  # ok takes code in single quotes; write_config takes optional arguments; gone runs through wait_until
 # The write path finds rows by index even when its plans were made on tables PostgreSQL last saw empty.
 # VACUUM (ANALYZE) of the empty tables first, as on a fresh install or after prune: the planner then holds
 # them empty, and a sequential scan would cost nothing. callhook starts after it, so its plans are made on
 # those statistics. Then, through nginx, Salpre calls answered and then ended with a final transcript: the
 # ended event merges into the call's row (found by its key in calls) and replaces the call's live turns
 # (a DELETE by call in transcript_segments), first one request at a time (callhook.ingest()), then 24 at
-# once (callhook.ingest_batch()). PostgreSQL's own counters must show index scans on both tables and not
-# one sequential scan. Prints TAP.
+# once (callhook.ingest_batch()). PostgreSQL's own counters, read once callhook's backends have exited, must
+# show index scans on both tables and not one sequential scan. Prints TAP.
 set -u
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -51,18 +51,22 @@ seq 201 224 | xargs -P 24 -I{} bash -c 'send call_ended {}' >"$T/ended.txt"
 is "$(sort "$T/answered.txt" "$T/ended.txt" | uniq -c | sed 's/^ *//')" "48 200" \
 	"24 at once: 24 calls answered, then ended together, each 200"
 
-# serve's connections report their counts when idle, within about 10 s
-flushed() {
-	local idx
-	read -r _ idx <<<"$(scans transcript_segments)"
-	[ "$idx" -ge $((idx_segs0 + 30)) ]
+# A backend adds its counts to PostgreSQL's when idle, or at the latest when it exits: stop callhook and wait
+# until its backends' processes are gone, so that every scan it made is counted.
+backends=$(sql "select pid from pg_stat_activity where application_name = 'callhook'")
+ok '[ -n "$backends" ]' "callhook's backends are known (${backends//$'\n'/ })"
+callhook_stop
+gone() {
+	local pid
+	for pid in $backends; do [ ! -e "/proc/$pid" ] || return 1; done
 }
-ok 'wait_until 30 flushed' "PostgreSQL counted the index scans of transcript_segments"
+ok 'wait_until 30 gone' "callhook's backends have exited"
 read -r seq_calls idx_calls <<<"$(scans calls)"
 read -r seq_segs idx_segs <<<"$(scans transcript_segments)"
 is "$((seq_segs - seq_segs0))" 0 "no sequential scan of transcript_segments"
 is "$((seq_calls - seq_calls0))" 0 "no sequential scan of calls"
 ok '[ "$idx_calls" -ge $((idx_calls0 + 30)) ]' "calls were found by index ($((idx_calls - idx_calls0)) scans)"
+ok '[ "$idx_segs" -ge $((idx_segs0 + 30)) ]' "transcript_segments was searched by index ($((idx_segs - idx_segs0)) scans)"
 diag "index scans: calls $((idx_calls - idx_calls0)), transcript_segments $((idx_segs - idx_segs0))"
 
 # and the rows are those of 30 ended calls, 3 final turns each
