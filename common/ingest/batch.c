@@ -6,6 +6,10 @@
  * each its own result and wakes the others; deliveries queued meanwhile go in
  * the next batch, led by one of their threads. Nothing ever waits for a batch
  * to fill: a lone delivery is a batch of one, written at once.
+ *
+ * Each waiting thread sleeps on its own condition variable: a batch's end
+ * wakes the threads whose deliveries it wrote, and the one at the head of the
+ * queue to lead the next batch, not every thread that waits.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,6 +32,7 @@ struct item {
 	char *sqlstate; /* the caller's, 6 bytes */
 	enum ch_err err;
 	long long deadline; /* monotonic ms */
+	pthread_cond_t cv;  /* signalled when done, or when its thread is to lead */
 	bool taken;         /* in the leader's batch, under mu */
 	bool done;          /* set by the leader, under mu */
 	struct item *next;
@@ -35,7 +40,6 @@ struct item {
 
 struct batch {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;         /* a batch ended */
 	struct item *head, **tail; /* the queue, under mu */
 	bool leading;              /* a leader runs a batch now, under mu */
 	struct item **taken;       /* the leader's batch (max_count) */
@@ -48,20 +52,21 @@ struct batch {
 	unsigned long reconnects; /* counted in metrics so far */
 };
 
-/* The mutex, and the condition variable on the monotonic clock (for timed waits). */
+/* Makes an item's condition variable: on the monotonic clock when the wait is timed (until != NULL). */
 static bool
-init_locks(struct batch *b)
+item_init(struct item *it, const struct timespec *until)
 {
 	pthread_condattr_t attr;
 	bool ok;
 
-	if (pthread_mutex_init(&b->mu, NULL) != 0)
+	if (until == NULL) {
+		it->cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+		return true;
+	}
+	if (pthread_condattr_init(&attr) != 0)
 		return false;
-	ok = pthread_condattr_init(&attr) == 0 && pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
-	    pthread_cond_init(&b->cv, &attr) == 0;
+	ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&it->cv, &attr) == 0;
 	pthread_condattr_destroy(&attr);
-	if (!ok)
-		pthread_mutex_destroy(&b->mu);
 	return ok;
 }
 
@@ -76,7 +81,7 @@ batch_new(struct store *st, size_t max_count, size_t max_bytes, int budget_ms, s
 	b->taken = calloc(b->max_count, sizeof(*b->taken));
 	b->ins = calloc(b->max_count, sizeof(*b->ins));
 	b->results = calloc(b->max_count, sizeof(*b->results));
-	if (b->taken == NULL || b->ins == NULL || b->results == NULL || !init_locks(b)) {
+	if (b->taken == NULL || b->ins == NULL || b->results == NULL || pthread_mutex_init(&b->mu, NULL) != 0) {
 		free(b->taken);
 		free(b->ins);
 		free(b->results);
@@ -97,7 +102,6 @@ batch_free(struct batch *b)
 	if (b == NULL)
 		return;
 	store_free(b->st);
-	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
 	free(b->taken);
 	free(b->ins);
@@ -213,6 +217,14 @@ unqueue(struct batch *b, struct item *it)
 		b->tail = pp;
 }
 
+/* Wakes the thread of the item at the head of the queue, if any, to lead the next batch (under mu). */
+static void
+wake_next_leader(struct batch *b)
+{
+	if (b->head != NULL)
+		pthread_cond_signal(&b->head->cv);
+}
+
 /*
  * Queues `it` and returns true when its batch has run, leading batches while
  * none runs. With `until` (CLOCK_MONOTONIC), gives up and returns false when
@@ -230,10 +242,12 @@ submit(struct batch *b, struct item *it, const struct timespec *until)
 	while (!it->done) {
 		if (b->leading) {
 			if (until == NULL || it->taken)
-				pthread_cond_wait(&b->cv, &b->mu);
-			else if (pthread_cond_timedwait(&b->cv, &b->mu, until) == ETIMEDOUT && !it->taken &&
+				pthread_cond_wait(&it->cv, &b->mu);
+			else if (pthread_cond_timedwait(&it->cv, &b->mu, until) == ETIMEDOUT && !it->taken &&
 			    !it->done) {
 				unqueue(b, it);
+				if (!b->leading)
+					wake_next_leader(b); /* the turn this thread was woken for */
 				pthread_mutex_unlock(&b->mu);
 				return false;
 			}
@@ -244,13 +258,31 @@ submit(struct batch *b, struct item *it, const struct timespec *until)
 		pthread_mutex_unlock(&b->mu);
 		run(b, n);
 		pthread_mutex_lock(&b->mu);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			b->taken[i]->done = true;
+			pthread_cond_signal(&b->taken[i]->cv);
+		}
 		b->leading = false;
-		pthread_cond_broadcast(&b->cv);
+		wake_next_leader(b);
 	}
 	pthread_mutex_unlock(&b->mu);
 	return true;
+}
+
+/*
+ * submit() with the item's condition variable made and destroyed around it. A
+ * timed wait whose condition variable cannot be made gives up at once.
+ */
+static bool
+submit_item(struct batch *b, struct item *it, const struct timespec *until)
+{
+	bool ran;
+
+	if (!item_init(it, until))
+		return false;
+	ran = submit(b, it, until);
+	pthread_cond_destroy(&it->cv);
+	return ran;
 }
 
 enum ch_err
@@ -260,7 +292,7 @@ batch_ingest(struct batch *b, const struct ingest *in, struct ingest_result *res
 
 	it.deadline = (long long)mono_ms() + (in->budget_ms > 0 ? in->budget_ms : b->budget_ms);
 	sqlstate[0] = '\0';
-	(void)submit(b, &it, NULL);
+	(void)submit_item(b, &it, NULL);
 	return it.err;
 }
 
@@ -269,7 +301,7 @@ batch_solo(struct batch *b, batch_solo_fn fn, void *arg)
 {
 	struct item it = { .fn = fn, .arg = arg };
 
-	(void)submit(b, &it, NULL);
+	(void)submit_item(b, &it, NULL);
 }
 
 bool
@@ -285,5 +317,5 @@ batch_solo_within(struct batch *b, batch_solo_fn fn, void *arg, int wait_ms)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	return submit(b, &it, &until);
+	return submit_item(b, &it, &until);
 }

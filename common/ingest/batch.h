@@ -44,7 +44,7 @@ void batch_solo(struct batch *b, batch_solo_fn fn, void *arg);
 /*
  * As batch_solo(), for work that must not wait long (a caller on the line):
  * false, with fn not run, when its turn has not come within wait_ms (the
- * batch running then takes longer).
+ * batch running then takes longer), or when the timed wait cannot be set up.
  */
 bool batch_solo_within(struct batch *b, batch_solo_fn fn, void *arg, int wait_ms) MUSTCHECK;
 
