@@ -314,9 +314,18 @@ request_thread(void *arg)
 		}
 		if (rc <= 0 || got_term)
 			continue;
-		pthread_mutex_lock(&accept_lock);
-		rc = FCGX_Accept_r(&fr);
-		pthread_mutex_unlock(&accept_lock);
+		/*
+		 * Only a new connection's accept() is serialized; on a kept connection FCGX_Accept_r()
+		 * reads this thread's own socket, and holding the lock there would make every thread
+		 * wait behind one slow request.
+		 */
+		if (fr.ipcFd >= 0) {
+			rc = FCGX_Accept_r(&fr);
+		} else {
+			pthread_mutex_lock(&accept_lock);
+			rc = FCGX_Accept_r(&fr);
+			pthread_mutex_unlock(&accept_lock);
+		}
 		if (rc < 0)
 			continue; /* another thread or worker took it */
 		handle(&fr, w->cfg, w->batch);
