@@ -20,6 +20,7 @@ void test_docs(void);
 void test_spool(void);
 void test_forget(void);
 void test_rowops(void);
+void test_batch(void);
 
 int
 main(void)
@@ -39,6 +40,7 @@ main(void)
 	test_spool();
 	test_forget();
 	test_rowops();
+	test_batch();
 	printf("1..%d\n", tap_count);
 	printf("# unit: %d passed, %d failed\n", tap_count - tap_failed, tap_failed);
 	return tap_failed ? 1 : 0;
