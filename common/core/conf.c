@@ -56,7 +56,7 @@ const struct config_option config_options[] = {
 	RANGED("server", "route_timeout_ms", OPT_INT, CFG(route_timeout_ms), "2000", 10, 30000, "milliseconds",
 	    "bound on callhook.route_call() for CallScaler in-call hits; {} is answered past it "
 	    "(10 to 30000)"),
-	RANGED("server", "requests_in_flight", OPT_INT, CFG(requests_in_flight), "16", 1, 64, "number",
+	RANGED("server", "requests_in_flight", OPT_INT, CFG(requests_in_flight), "32", 1, 64, "number",
 	    "requests each serve worker answers at once (1 to 64), sharing its one database connection"),
 	OPTION("source", "vendor", OPT_VENDOR, SRC(vendor_name), NULL,
 	    "callrail, calltracker, salpre, callscaler or fonedynamics"),

@@ -2,7 +2,8 @@
 # Nothing lost: bounded loads through nginx while PostgreSQL is stopped and restarted, while workers are
 # killed with SIGKILL, and with the database down and the spool read-only. Every request answered 200 must
 # have its delivery and rows afterwards, none twice; every request must be answered 200 (nginx resends a
-# request whose worker died to another worker, so a kill costs no 502). Prints the figures as TAP comments.
+# request whose worker died, to another worker or to the restarted one, so a kill costs no 502). Prints the
+# figures as TAP comments.
 . "$(dirname "$0")/../lib.sh"
 . "$REPO/tests/load/verify.sh"
 N=${FAULT_REQUESTS:-5000}
@@ -38,6 +39,21 @@ ok "[ $kills -ge 3 ]" "kill: workers were killed at least three times while the 
 two_workers() { [ "$(children_of "$CALLHOOK_PID" | wc -l)" -eq 2 ]; }
 ok "wait_until 10 two_workers" "kill: the parent restarted the killed workers"
 verify kill
+
+# 2b. The same with one worker, what serve starts on 2 CPUs: no other worker takes the resent requests; they
+# wait on the socket, which the parent keeps open, for the restarted one.
+callhook_stop
+callhook_start 1 || bail_out "callhook did not start with one worker"
+reset_db
+load_run kill1
+kill_workers_under_load "$CALLHOOK_PID"
+diag "kill1: $KILLS workers killed with SIGKILL"
+ok "[ $KILLS -ge 3 ]" "kill1: the one worker was killed at least three times while the load was running"
+one_worker() { [ "$(children_of "$CALLHOOK_PID" | wc -l)" -eq 1 ]; }
+ok "wait_until 10 one_worker" "kill1: the parent restarted the killed worker"
+verify kill1
+callhook_stop
+callhook_start 2 || bail_out "callhook did not start again with two workers"
 
 # 3. PostgreSQL down and the spool read-only: 503, never 200.
 reset_db

@@ -72,7 +72,7 @@ defaults(void)
 	    "keep_bodies and keep_deliveries default to 0: keep everything");
 	CHECK(cfg->statement_timeout_ms == 5000, "statement_timeout defaults to 5000 ms");
 	CHECK(cfg->delivery_budget_ms == 3000, "delivery_budget_ms defaults to 3000");
-	CHECK(cfg->requests_in_flight == 16, "requests_in_flight defaults to 16");
+	CHECK(cfg->requests_in_flight == 32, "requests_in_flight defaults to 32");
 	CHECK(cfg->route_timeout_ms == 2000, "route_timeout_ms defaults to 2000");
 	CHECK(cfg->migrate_conninfo == NULL && cfg->report_conninfo == NULL && cfg->erasure_key == NULL,
 	    "migrate_conninfo, report_conninfo and erasure_key have no default");
