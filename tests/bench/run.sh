@@ -907,13 +907,13 @@ make_report() {
 	[ -z "$BENCH_SWEEP" ] || sweep_report
 	# shellcheck disable=SC2086
 	{
-		ch=$(median ${RPS[callhook]}); base=$(median ${RPS[baseline]}); pgi=$(median ${RPS[pgb_ingest]})
-		pgins=$(median ${RPS[pgb_insert]}); nokeep=$(median ${RPS[nokeep]}); p99=$(median ${P99[callhook]})
+		ch=$(median ${RPS[callhook]:-}); base=$(median ${RPS[baseline]:-}); pgi=$(median ${RPS[pgb_ingest]:-})
+		pgins=$(median ${RPS[pgb_insert]:-}); nokeep=$(median ${RPS[nokeep]:-}); p99=$(median ${P99[callhook]:-})
 	}
 	ratio_pg=$(ratio "$ch" "$pgi")
 	ratio_base=$(ratio "$ch" "$base")
 	report ""
-	report "ratios: callhook/pgbench-ingest = $ratio_pg, callhook/baseline = $ratio_base, callhook/pgbench-insert = $(ratio "$ch" "$pgins"), callhook/nginx-return-200 = $(ratio "$ch" "$(median ${RPS[nginx200]})")"
+	report "ratios: callhook/pgbench-ingest = $ratio_pg, callhook/baseline = $ratio_base, callhook/pgbench-insert = $(ratio "$ch" "$pgins"), callhook/nginx-return-200 = $(ratio "$ch" "$(median ${RPS[nginx200]:-})")"
 	# shellcheck disable=SC2086
 	if [ -n "${CPU_PG[pgb_rows]:-}" ] && [ -n "${CPU_PG[callhook]:-}" ]; then
 		# shellcheck disable=SC2086
@@ -922,7 +922,7 @@ make_report() {
 		pg_rows=$(median ${CPU_PG[pgb_rows]})
 		report "PostgreSQL CPU per delivery: callhook $(f0 "$pg_ch") µs; the rows it writes for one delivery (the delivery, its key, its call) inserted plainly, $ROWS_PER per transaction, $(f0 "$pg_rows") µs, $(ratio "$pg_rows" "$pg_ch") of it: the floor under any SQL that writes these rows"
 	fi
-	report "keep_conn: callhook $(f0 "$ch") req/s, p99 $(f2 "$p99") ms as shipped (fastcgi_keep_conn on, keepalive 4) vs $(f0 "$nokeep") req/s, p99 $(f2 "$(median ${P99[nokeep]})") ms with a connection per request: ratio $(ratio "$ch" "$nokeep") ($(awk -v a="$ch" -v b="$nokeep" 'BEGIN { w = "no difference"; if (a > b * 1.02) w = "keep_conn is faster"; if (a < b * 0.98) w = "keep_conn is slower"; print w }')); baseline.c $(f0 "$(median ${RPS[baseline_keep]})") vs $(f0 "$base") req/s (ratio $(ratio "$(median ${RPS[baseline_keep]})" "$base"))"
+	report "keep_conn: callhook $(f0 "$ch") req/s, p99 $(f2 "$p99") ms as shipped (fastcgi_keep_conn on, keepalive 4) vs $(f0 "$nokeep") req/s, p99 $(f2 "$(median ${P99[nokeep]:-})") ms with a connection per request: ratio $(ratio "$ch" "$nokeep") ($(awk -v a="$ch" -v b="$nokeep" 'BEGIN { w = "no difference"; if (a > b * 1.02) w = "keep_conn is faster"; if (a < b * 0.98) w = "keep_conn is slower"; print w }')); baseline.c $(f0 "$(median ${RPS[baseline_keep]:-})") vs $(f0 "$base") req/s (ratio $(ratio "$(median ${RPS[baseline_keep]:-})" "$base"))"
 	report "keep_conn with one connection for 3 s: callhook answered $(kv responses "$PROBE_CH") requests, $(kv inflight "$PROBE_CH") left unanswered (max latency $(f2 "$(kv max_ms "$PROBE_CH")") ms); baseline.c answered $(kv responses "$PROBE_BASE"), $(kv inflight "$PROBE_BASE") unanswered"
 	report "worker RSS (callhook, $BENCH_CALLHOOK_WORKERS workers, pid:VmRSS kB:RssAnon kB): after 2,000 requests: $RSS0"
 	report "                                        after $RSS_N more ($(f0 "$RSS_RPS") req/s): $RSS1"
@@ -950,12 +950,12 @@ make_report() {
 	# shellcheck disable=SC2086
 	# against callhook on empty tables just before and after the growth loads (near), not the rounds above
 	local near
-	near=$(median ${RPS[near]})
-	g=$(median ${RPS[growth]})
+	near=$(median ${RPS[near]:-})
+	g=$(median ${RPS[growth]:-})
 	report "  $BENCH_GROWTH_ROWS existing calls >= 90% of empty:        $(ratio "$g" "$near")  $(meets "$(ratio "$g" "$near")" '>=' 0.9)  (empty beside it: $(f0 "$near") req/s, runs ${RPS[near]% }; postgres CPU per request $(f0 "$(median ${CPU_PG[growth]})") µs vs $(f0 "$(median ${CPU_PG[near]})") µs empty)"
 	if [ -n "${RPS[growth10]:-}" ]; then
 		# shellcheck disable=SC2086
-		g=$(median ${RPS[growth10]})
+		g=$(median ${RPS[growth10]:-})
 		report "  $BENCH_GROWTH_DELIVERIES existing deliveries >= 90% of empty:  $(ratio "$g" "$near")  $(meets "$(ratio "$g" "$near")" '>=' 0.9)  (postgres CPU per request $(f0 "$(median ${CPU_PG[growth10]})") µs)"
 	fi
 	[ "$FAILED" = 0 ] || report "FAILED: some acknowledged requests are missing from the database (see above)"
