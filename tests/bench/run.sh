@@ -48,7 +48,7 @@ BENCH_SWEEP_SECONDS=${BENCH_SWEEP_SECONDS:-5}  # length of each sweep load
 BENCH_WORKERS=${BENCH_WORKERS:-4}           # baseline.c's workers (each serves one request at a time)
 # callhook -w: by default what serve runs without -w, half the CPUs rounded up (each worker serves
 # requests_in_flight requests at once, and fewer workers make bigger batches: on 2 CPUs, 1 worker with 32
-# requests in flight gave 1.15 and 1.2 times the req/s of 2 with 16, and a third less PostgreSQL CPU per
+# requests in flight gave 1.06 to 1.2 times the req/s of 2 with 16, and a quarter to a third less PostgreSQL CPU per
 # request; 2 gave 1.1 to 1.3 times the req/s of 4)
 BENCH_CALLHOOK_WORKERS=${BENCH_CALLHOOK_WORKERS:-$((($(getconf _NPROCESSORS_ONLN) + 1) / 2))}
 BENCH_NGINX_WORKERS=${BENCH_NGINX_WORKERS:-auto}
