@@ -258,12 +258,16 @@ submit(struct batch *b, struct item *it, const struct timespec *until)
 		pthread_mutex_unlock(&b->mu);
 		run(b, n);
 		pthread_mutex_lock(&b->mu);
+		/*
+		 * The next leader first: the connection idles until it runs, and the threads
+		 * woken for their answers would otherwise take the CPUs before it.
+		 */
+		b->leading = false;
+		wake_next_leader(b);
 		for (i = 0; i < n; i++) {
 			b->taken[i]->done = true;
 			pthread_cond_signal(&b->taken[i]->cv);
 		}
-		b->leading = false;
-		wake_next_leader(b);
 	}
 	pthread_mutex_unlock(&b->mu);
 	return true;
