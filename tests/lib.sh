@@ -412,18 +412,19 @@ callhook_start() {
 	callhook_start_at "$T/callhook.conf" "$T/callhook.sock" "$T/callhook.log" "${1:-2}"
 }
 
-# callhook_start_at CONF SOCKET LOG N: serve with config CONF on unix:SOCKET with N workers, stderr appended
-# to LOG; waits for the socket. $CALLHOOK_PID is the pid: a test that runs several instances keeps each one's
+# callhook_start_at CONF SOCKET LOG N: serve with config CONF on unix:SOCKET with N workers (N "default": no -w),
+# stderr appended to LOG; waits for the socket. $CALLHOOK_PID is the pid: a test that runs several instances keeps each one's
 # pid itself and sets CALLHOOK_PID back before callhook_stop.
 callhook_start_at() {
-	local conf=$1 sock=$2 log=$3 n=$4 wrap=() pre=()
+	local conf=$1 sock=$2 log=$3 n=$4 wrap=() pre=() workers=(-w "$4")
+	[ "$n" = default ] && workers=()
 	[ -n "$CH" ] || prepare_callhook
 	read -ra wrap <<<"${CALLHOOK_WRAPPER:-}"
 	[ "$LIB_DETACH" = 1 ] && pre=(setsid)
 	[ "$IS_ROOT" = 1 ] && pre+=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
 	rm -f "$sock"
 	(cd "$T" && exec "${pre[@]}" "${wrap[@]}" "$CH" -c "$conf" serve \
-		-s "unix:$sock" -w "$n" </dev/null >>"$log" 2>&1) &
+		-s "unix:$sock" "${workers[@]}" </dev/null >>"$log" 2>&1) &
 	CALLHOOK_PID=$!
 	if ! wait_until "$WAIT_S" _callhook_up "$sock"; then
 		diag "callhook did not create $sock within ${WAIT_S}s:" "$(tail -n 20 "$log")"
@@ -642,6 +643,8 @@ under_way() {
 	return 1
 }
 
+_has_child() { [ -n "$(children_of "$1")" ]; }
+
 # kill_workers_under_load PARENT: while the load ($LOAD_PID, $N requests) runs, SIGKILL one worker of the
 # callhook parent PARENT each time another 3/20 of the load is stored (5 times at most), whatever the
 # machine's speed; waits for the load to end. $KILLS is how many were killed.
@@ -651,6 +654,8 @@ kill_workers_under_load() {
 	for i in 1 4 7 10 13; do
 		wait_until 30 under_way $((N * i / 20)) || break
 		pid_alive "$LOAD_PID" || break
+		# (with one worker, the parent may not have restarted the last one killed yet: wait for it)
+		wait_until 10 _has_child "$1" || break
 		victim=$(children_of "$1" | head -n 1)
 		# when root, the parent's pid is setpriv's exec'd callhook parent itself
 		[ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null && KILLS=$((KILLS + 1))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016,SC2034,SC2119  # ok takes code in single quotes (its variables look unused); write_config takes optional arguments
 # The command line: --version, --help, check (good and bad configs, database state), migrate (twice, two at
-# once on a fresh database, a second database in the same cluster), and serve refusing root. Prints TAP.
+# once on a fresh database, a second database in the same cluster), serve refusing root and its default number of
+# workers. Prints TAP.
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -280,6 +281,14 @@ if [ "$IS_ROOT" = 1 ]; then
 else
 	diag "not root: serve's refusal to run as root is not checked"
 fi
+
+# --- serve without -w: half the CPUs as workers, rounded up ------------------------------------------------
+cpus=$(getconf _NPROCESSORS_ONLN)
+half=$(((cpus + 1) / 2))
+callhook_start_at "$conf" "$T/default.sock" "$T/default.log" default || bail_out "serve starts without -w"
+workers_are() { [ "$(children_of "$CALLHOOK_PID" | wc -l)" -eq "$1" ]; }
+ok "wait_until 10 workers_are $half" "serve without -w starts $half worker(s) on $cpus CPU(s): half, rounded up"
+callhook_stop
 
 # --- forget and prune: their arguments (read before anything connects) ------------------------------------
 for args in "forget" "forget 770-555-5555 770-555-5556" "forget --bogus 770-555-5555" "prune extra" "prune --bogus"; do
