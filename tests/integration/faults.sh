@@ -29,29 +29,25 @@ ok spool_empty "pgdown: the spool is empty again after PostgreSQL came back"
 ok "grep -q 'spooled' '$T/pgdown.tsv'" "pgdown: some requests were spooled while PostgreSQL was down"
 verify pgdown
 
-# 2. Workers killed with SIGKILL several times during the load.
-reset_db
-load_run kill
-kill_workers_under_load "$CALLHOOK_PID"
-kills=$KILLS
-diag "kill: $kills workers killed with SIGKILL"
-ok "[ $kills -ge 3 ]" "kill: workers were killed at least three times while the load was running"
-two_workers() { [ "$(children_of "$CALLHOOK_PID" | wc -l)" -eq 2 ]; }
-ok "wait_until 10 two_workers" "kill: the parent restarted the killed workers"
-verify kill
-
-# 2b. The same with one worker, what serve starts on 2 CPUs: no other worker takes the resent requests; they
-# wait on the socket, which the parent keeps open, for the restarted one.
-callhook_stop
-callhook_start 1 || bail_out "callhook did not start with one worker"
-reset_db
-load_run kill1
-kill_workers_under_load "$CALLHOOK_PID"
-diag "kill1: $KILLS workers killed with SIGKILL"
-ok "[ $KILLS -ge 3 ]" "kill1: the one worker was killed at least three times while the load was running"
-one_worker() { [ "$(children_of "$CALLHOOK_PID" | wc -l)" -eq 1 ]; }
-ok "wait_until 10 one_worker" "kill1: the parent restarted the killed worker"
-verify kill1
+# 2. Workers killed with SIGKILL several times during the load, with two workers and with one (what serve
+# starts on 2 CPUs: no other worker takes the resent requests; they wait on the socket, which the parent keeps
+# open, for the restarted one).
+workers_are() { [ "$(children_of "$CALLHOOK_PID" | wc -l)" -eq "$1" ]; }
+# kill_load NAME WORKERS: a load with callhook on WORKERS workers, killed under it, and what was stored.
+kill_load() {
+	local name=$1 n=$2
+	callhook_stop
+	callhook_start "$n" || bail_out "callhook did not start with $n worker(s)"
+	reset_db
+	load_run "$name"
+	kill_workers_under_load "$CALLHOOK_PID"
+	diag "$name: $KILLS workers killed with SIGKILL"
+	ok "[ $KILLS -ge 3 ]" "$name: workers were killed at least three times while the load was running ($n worker(s))"
+	ok "wait_until 10 workers_are $n" "$name: the parent restarted the killed workers ($n worker(s))"
+	verify "$name"
+}
+kill_load kill 2
+kill_load kill1 1
 callhook_stop
 callhook_start 2 || bail_out "callhook did not start again with two workers"
 
