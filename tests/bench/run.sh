@@ -516,6 +516,11 @@ record() { # record TARGET: append $LAST/$LAST_CPU to the target's lists
 	LOST[$t]+="$(( $(kv inflight "$LAST" || echo 0) + 0 ))/$(( $(kv timeouts "$LAST" || echo 0) + 0 )) "
 }
 
+# unanswered TARGET: the requests of TARGET's loads still without an answer when their time bound ended.
+unanswered() {
+	awk '{ n = 0; for (i = 1; i <= NF; i++) { split($i, a, "/"); n += a[1] } print n }' <<<"${LOST[$1]:-}"
+}
+
 # check_stored TARGET TABLE [BEFORE]: rows added to TABLE (since reset_tables, or since it held BEFORE rows) =
 # 200 answers; fewer rows than answers fails the run.
 check_stored() {
@@ -890,7 +895,7 @@ make_report() {
 		rps=$(median ${RPS[$t]:-}); p50=$(median ${P50[$t]:-}); p99=$(median ${P99[$t]:-})
 		# shellcheck disable=SC2086
 		report "$(printf '%-34s %7s %7s %8s  %-24s %-11s %s %s %s %s | %s' "${LABEL[$t]}" "$(f0 "$rps")" "$(f2 "$p50")" \
-			"$(f2 "$p99")" "$(stored_sum "${OKS[$t]:-}")" "$(awk '{ n = 0; for (i = 1; i <= NF; i++) { split($i, a, "/"); n += a[1] } print n }' <<<"${LOST[$t]:-}")" \
+			"$(f2 "$p99")" "$(stored_sum "${OKS[$t]:-}")" "$(unanswered "$t")" \
 			"$(f0 "$(median ${CPU_APP[$t]})")" "$(f0 "$(median ${CPU_NGX[$t]})")" "$(f0 "$(median ${CPU_PG[$t]})")" \
 			"$(f0 "$(median ${CPU_CLI[$t]})")" "$(f0 "$(median ${FOREIGN[$t]})")")"
 	done
@@ -922,7 +927,7 @@ make_report() {
 		pg_rows=$(median ${CPU_PG[pgb_rows]})
 		report "PostgreSQL CPU per delivery: callhook $(f0 "$pg_ch") µs; the rows it writes for one delivery (the delivery, its key, its call) inserted plainly, $ROWS_PER per transaction, $(f0 "$pg_rows") µs, $(ratio "$pg_rows" "$pg_ch") of it: the floor under any SQL that writes these rows"
 	fi
-	report "keep_conn: callhook $(f0 "$ch") req/s, p99 $(f2 "$p99") ms as shipped (fastcgi_keep_conn on, keepalive 4) vs $(f0 "$nokeep") req/s, p99 $(f2 "$(median ${P99[nokeep]:-})") ms with a connection per request: ratio $(ratio "$ch" "$nokeep") ($(awk -v a="$ch" -v b="$nokeep" 'BEGIN { w = "no difference"; if (a > b * 1.02) w = "keep_conn is faster"; if (a < b * 0.98) w = "keep_conn is slower"; print w }')); baseline.c $(f0 "$(median ${RPS[baseline_keep]:-})") vs $(f0 "$base") req/s (ratio $(ratio "$(median ${RPS[baseline_keep]:-})" "$base"))"
+	report "keep_conn: callhook $(f0 "$ch") req/s, p99 $(f2 "$p99") ms as shipped (fastcgi_keep_conn on, keepalive 4) vs $(f0 "$nokeep") req/s, p99 $(f2 "$(median ${P99[nokeep]:-})") ms with a connection per request: ratio $(ratio "$ch" "$nokeep") ($(awk -v a="$ch" -v b="$nokeep" 'BEGIN { w = "no difference"; if (a > b * 1.02) w = "keep_conn is faster"; if (a < b * 0.98) w = "keep_conn is slower"; print w }')); baseline.c $(f0 "$(median ${RPS[baseline_keep]:-})") vs $(f0 "$base") req/s (ratio $(ratio "$(median ${RPS[baseline_keep]:-})" "$base"))$([ "$(unanswered baseline_keep)" = 0 ] || echo ", with $(unanswered baseline_keep) requests left unanswered: each baseline.c worker serves one connection until nginx closes it, so kept connections idle in nginx's pool hold workers that waiting requests need")"
 	report "keep_conn with one connection for 3 s: callhook answered $(kv responses "$PROBE_CH") requests, $(kv inflight "$PROBE_CH") left unanswered (max latency $(f2 "$(kv max_ms "$PROBE_CH")") ms); baseline.c answered $(kv responses "$PROBE_BASE"), $(kv inflight "$PROBE_BASE") unanswered"
 	report "worker RSS (callhook, $BENCH_CALLHOOK_WORKERS workers, pid:VmRSS kB:RssAnon kB): after 2,000 requests: $RSS0"
 	report "                                        after $RSS_N more ($(f0 "$RSS_RPS") req/s): $RSS1"
