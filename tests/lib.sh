@@ -644,6 +644,8 @@ under_way() {
 }
 
 _has_child() { [ -n "$(children_of "$1")" ]; }
+# workers_are N: the callhook parent $CALLHOOK_PID has N workers now (for wait_until).
+workers_are() { [ "$(children_of "$CALLHOOK_PID" | wc -l)" -eq "$1" ]; }
 
 # kill_workers_under_load PARENT: while the load ($LOAD_PID, $N requests) runs, SIGKILL one worker of the
 # callhook parent PARENT each time another 3/20 of the load is stored (5 times at most), whatever the

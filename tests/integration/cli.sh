@@ -286,7 +286,6 @@ fi
 cpus=$(getconf _NPROCESSORS_ONLN)
 half=$(((cpus + 1) / 2))
 callhook_start_at "$conf" "$T/default.sock" "$T/default.log" default || bail_out "serve starts without -w"
-workers_are() { [ "$(children_of "$CALLHOOK_PID" | wc -l)" -eq "$1" ]; }
 ok "wait_until 10 workers_are $half" "serve without -w starts $half worker(s) on $cpus CPU(s): half, rounded up"
 callhook_stop
 

@@ -32,7 +32,6 @@ verify pgdown
 # 2. Workers killed with SIGKILL several times during the load, with two workers and with one (what serve
 # starts on 2 CPUs: no other worker takes the resent requests; they wait on the socket, which the parent keeps
 # open, for the restarted one).
-workers_are() { [ "$(children_of "$CALLHOOK_PID" | wc -l)" -eq "$1" ]; }
 # kill_load NAME WORKERS: a load with callhook on WORKERS workers, killed under it, and what was stored.
 kill_load() {
 	local name=$1 n=$2
